@@ -1,0 +1,62 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Lifeboat",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lifeboat", targets: ["lifeboat"]),
+        .library(name: "LifeboatCore", targets: ["LifeboatCore"]),
+        .library(name: "LifeboatCLI", targets: ["LifeboatCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"]), .brew(["libpq"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
+
+        // The framework: protocols, engine, manifest, config. Imports no plugin and no C module.
+        .target(
+            name: "LifeboatCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ]),
+
+        // Built-in plugins: each depends on LifeboatCore (and its own C library) only.
+        .target(
+            name: "LifeboatPostgres", dependencies: ["LifeboatCore", "CLibPQ"], path: "Plugins/PostgresSource"),
+        .target(name: "LifeboatLocalSink", dependencies: ["LifeboatCore"], path: "Plugins/LocalSink"),
+
+        // The command line: thin commands that wire the built-in plugins into a registry.
+        .target(
+            name: "LifeboatCLI",
+            dependencies: [
+                "LifeboatCore", "LifeboatPostgres", "LifeboatLocalSink",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(name: "lifeboat", dependencies: ["LifeboatCLI"]),
+
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CLibPQ", "CZstd", "CCurl"]),
+        .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore"]),
+        .testTarget(name: "LocalSinkTests", dependencies: ["LifeboatCore", "LifeboatLocalSink"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["LifeboatCore"]),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + swiftSettings
+}

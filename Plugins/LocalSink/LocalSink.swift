@@ -1,0 +1,88 @@
+import Foundation
+import LifeboatCore
+
+/// Stores backups in a local folder: `<root>/<id>/` holds the artifacts and, written last, `manifest.json`.
+///
+/// Folders are created 0700 and files 0600. Every file is written under a `.partial` name, fsynced, renamed and
+/// its folder fsynced, so a crash leaves only folders without a manifest, which are never listed as backups.
+public struct LocalSink: Sink {
+    /// The name of the file that marks a complete backup.
+    public static let manifestName = "manifest.json"
+
+    public let name: String
+    /// The absolute path of the target folder.
+    public let root: String
+
+    public var location: String { root }
+
+    /// Creates a sink for a target whose URL is a path or a `file://` URL.
+    /// - Throws: ``LifeboatError`` with code `configInvalid` for a `file://` URL that is not a local path.
+    public init(target: TargetConfig) throws {
+        self.name = target.name
+        var path = target.url
+        if path.lowercased().hasPrefix("file://") {
+            guard let url = URL(string: path), url.host == nil || url.host == "" || url.host == "localhost" else {
+                throw LifeboatError(
+                    .configInvalid, "target '\(target.name)': \(target.url) is not a local file:// URL")
+            }
+            path = url.path
+        }
+        guard !path.isEmpty else {
+            throw LifeboatError(.configInvalid, "target '\(target.name)' has an empty path")
+        }
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        self.root = URL(fileURLWithPath: absolute).standardizedFileURL.path
+    }
+
+    public func beginBackup(id: String) async throws -> (any BackupWriter)? {
+        let folder = root + "/" + id
+        do {
+            try FileSystem.makeDirectories(root)
+            guard try FileSystem.makeDirectory(folder) else { return nil }
+        } catch let error as FileSystem.Failure {
+            throw LifeboatError(
+                .targetUnwritable,
+                "cannot create a backup folder in target '\(name)' (\(root)): \(error.reason); "
+                    + "choose a writable folder or fix its permissions")
+        }
+        return LocalBackupWriter(sink: self, folder: folder)
+    }
+
+    public func listBackups() async throws -> [String] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: root) else {
+            guard !FileManager.default.fileExists(atPath: root) else {
+                throw LifeboatError(
+                    .targetUnwritable, "cannot read target '\(name)' (\(root)); check its permissions")
+            }
+            return []
+        }
+        return entries.filter { id in
+            BackupID.isValid(id) && FileSystem.isRegularFile(root + "/" + id + "/" + Self.manifestName)
+        }
+    }
+
+    public func readManifest(backupID: String) async throws -> [UInt8] {
+        let path = root + "/" + backupID + "/" + Self.manifestName
+        guard BackupID.isValid(backupID), let data = FileManager.default.contents(atPath: path) else {
+            throw LifeboatError(
+                .backupNotFound, "backup \(backupID) has no manifest in target '\(name)' (\(root))")
+        }
+        return Array(data)
+    }
+
+    public func openArtifact(backupID: String, name artifact: String) async throws -> any ArtifactReader {
+        guard BackupID.isValid(backupID), ArtifactName.isSafe(artifact) else {
+            throw LifeboatError(
+                .checksumMismatch,
+                "backup \(backupID) names an unsafe artifact path '\(artifact)'; the manifest was tampered with")
+        }
+        let path = root + "/" + backupID + "/" + artifact
+        do {
+            return try await LocalArtifactReader(path: path)
+        } catch let error as FileSystem.Failure {
+            throw LifeboatError(
+                .artifactMissing,
+                "artifact \(artifact) of backup \(backupID) cannot be read from target '\(name)': \(error.reason)")
+        }
+    }
+}

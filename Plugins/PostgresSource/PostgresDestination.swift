@@ -1,0 +1,127 @@
+import Foundation
+import LifeboatCore
+import Logging
+
+/// Restores a Lifeboat backup into an empty PostgreSQL database: `pg_restore` creates the schema, parallel
+/// `COPY` loads the tables, `pg_restore` then restores sequences and large objects, and builds indexes,
+/// constraints and triggers last.
+public struct PostgresDestination: RestoreDestination {
+    let connection: ConnectionInfo
+    let options: DestinationOptions
+    let tools: ClientTools
+
+    /// Creates a destination for `--into URL`.
+    public init(url: String, options: DestinationOptions) throws {
+        connection = try ConnectionInfo(url: url, place: "--into")
+        self.options = options
+        tools = ClientTools(directory: options.toolDirectory)
+    }
+
+    public var location: String { connection.display }
+
+    public func checkEmpty() async throws {
+        let session = try await PGConnection.connect(connection, purpose: "check")
+        let found = try await session.query(DatabaseContents.summary).compactMap { $0[0] }
+        guard found.isEmpty else {
+            throw LifeboatError(
+                .targetNotEmpty,
+                "target database \(connection.display) is not empty (it has \(found.prefix(3).joined(separator: ", "))"
+                    + "\(found.count > 3 ? ", ..." : "")); restore into a new empty database (createdb NAME)")
+        }
+    }
+
+    public func restore(_ manifest: Manifest, from artifacts: ArtifactStore, logger: Logger) async throws {
+        let major = Int(manifest.source.serverVersion.prefix { $0.isNumber }) ?? 0
+        let pgRestore = try await tools.locate("pg_restore", minimumMajor: major)
+        guard let schema = manifest.artifacts.first(where: { $0.kind == .schema }) else {
+            throw LifeboatError(.restoreFailed, "backup \(manifest.id) has no schema artifact; it cannot be restored")
+        }
+        let restorer = SchemaRestorer(
+            pgRestore: pgRestore, connection: connection, noOwner: options.noOwner, schema: schema, store: artifacts)
+        try await step("creating the schema", logger) { try await restorer.run(section: "pre-data") }
+        try await step("loading table data", logger) {
+            try await TableLoader(connection: connection, jobs: options.jobs, store: artifacts)
+                .load(manifest.artifacts.filter { $0.kind == .tableData }, encoding: manifest.source.encoding)
+        }
+        try await step("restoring sequences and large objects", logger) { try await restorer.run(section: "data") }
+        try await step("creating indexes, constraints and triggers", logger) {
+            try await restorer.run(section: "post-data")
+        }
+    }
+
+    /// Runs one restore step, naming it in any error.
+    private func step(_ name: String, _ logger: Logger, _ body: () async throws -> Void) async throws {
+        logger.info("restore: \(name)")
+        do {
+            try await body()
+        } catch let error as LifeboatError {
+            throw LifeboatError(error.code, "restore failed while \(name): \(error.message)", cause: error.cause)
+        } catch {
+            throw LifeboatError(.restoreFailed, "restore failed while \(name): \(error)", cause: error)
+        }
+    }
+
+    public func countRows(_ tables: [TableName]) async throws -> [TableName: Int] {
+        let session = try await PGConnection.connect(connection, purpose: "count")
+        var counts: [TableName: Int] = [:]
+        for table in tables {
+            let row = try await session.query("SELECT count(*) FROM ONLY \(SQL.table(table))")
+            counts[table] = Int(row.first?.first.flatMap { $0 } ?? "") ?? 0
+        }
+        return counts
+    }
+
+    public func reset() async throws {
+        let session = try await PGConnection.connect(connection, purpose: "reset")
+        try await session.run(["BEGIN"])
+        for query in DatabaseContents.dropStatements {
+            let statements = try await session.query(query).compactMap { $0[0] }
+            try await session.run(statements)
+        }
+        try await session.run(DatabaseContents.recreatePublicSchema + ["COMMIT"])
+    }
+}
+
+/// SQL that inspects and clears what a restore can create in a database.
+enum DatabaseContents {
+    /// One row per kind of user object present, e.g. `4 tables`; no rows for an empty database.
+    static let summary = """
+        SELECT n || ' ' || kind FROM (
+          SELECT count(*), 'schemas' FROM pg_namespace
+            WHERE nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\\_%'
+          UNION ALL SELECT count(*), 'relations' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public'
+          UNION ALL SELECT count(*), 'functions' FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = 'public'
+          UNION ALL SELECT count(*), 'types' FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+            WHERE n.nspname = 'public'
+          UNION ALL SELECT count(*), 'extensions' FROM pg_extension WHERE extname <> 'plpgsql'
+          UNION ALL SELECT count(*), 'large objects' FROM pg_largeobject_metadata
+          UNION ALL SELECT count(*), 'event triggers' FROM pg_event_trigger
+          UNION ALL SELECT count(*), 'publications' FROM pg_publication
+          UNION ALL SELECT count(*), 'foreign data wrappers' FROM pg_foreign_data_wrapper
+          UNION ALL SELECT count(*), 'casts' FROM pg_cast WHERE oid >= 16384
+        ) AS counts(n, kind) WHERE n > 0
+        """
+
+    /// Queries that each return the statements dropping one kind of object, in a safe order.
+    static let dropStatements = [
+        "SELECT 'DROP EXTENSION IF EXISTS ' || quote_ident(extname) || ' CASCADE' FROM pg_extension "
+            + "WHERE extname <> 'plpgsql'",
+        "SELECT 'DROP EVENT TRIGGER ' || quote_ident(evtname) FROM pg_event_trigger",
+        "SELECT 'DROP PUBLICATION ' || quote_ident(pubname) FROM pg_publication",
+        "SELECT 'DROP FOREIGN DATA WRAPPER ' || quote_ident(fdwname) || ' CASCADE' FROM pg_foreign_data_wrapper",
+        "SELECT 'DROP SCHEMA ' || quote_ident(nspname) || ' CASCADE' FROM pg_namespace "
+            + "WHERE nspname <> 'information_schema' AND nspname NOT LIKE 'pg\\_%'",
+        "SELECT 'DROP CAST (' || format_type(castsource, NULL) || ' AS ' || format_type(casttarget, NULL) || ')' "
+            + "FROM pg_cast WHERE oid >= 16384",
+        "SELECT 'SELECT lo_unlink(' || oid || ')' FROM pg_largeobject_metadata",
+    ]
+
+    /// PostgreSQL 15's default `public` schema.
+    static let recreatePublicSchema = [
+        "CREATE SCHEMA public AUTHORIZATION pg_database_owner",
+        "GRANT USAGE ON SCHEMA public TO PUBLIC",
+        "COMMENT ON SCHEMA public IS 'standard public schema'",
+    ]
+}

@@ -1,0 +1,101 @@
+import LifeboatCore
+
+/// One exported snapshot: a coordinator transaction that holds it open, and worker connections that share it.
+final class PostgresSnapshot: SourceSnapshot, @unchecked Sendable {
+    let info: SourceInfo
+    let plan: [ArtifactPlan]
+    var parallelism: Int { pool.size + 1 }
+
+    private let tables: [TableName]
+    private let coordinator: PGConnection
+    private let pool: ConnectionPool
+    private let connection: ConnectionInfo
+    private let pgDump: String
+
+    init(
+        info: SourceInfo, tables: [TableName], coordinator: PGConnection, pool: ConnectionPool,
+        connection: ConnectionInfo, pgDump: String
+    ) {
+        self.info = info
+        self.tables = tables
+        self.coordinator = coordinator
+        self.pool = pool
+        self.connection = connection
+        self.pgDump = pgDump
+        plan = [ArtifactPlan(name: ArtifactName.schema, kind: .schema)]
+            + tables.enumerated().map { position, table in
+                ArtifactPlan(
+                    name: ArtifactName.tableData(position: position + 1, table: table), kind: .tableData, table: table)
+            }
+    }
+
+    func dump(_ artifact: ArtifactPlan, to output: @escaping @Sendable ([UInt8]) async throws -> Void)
+        async throws -> Int?
+    {
+        guard let table = artifact.table else {
+            try await dumpSchema(to: output)
+            return nil
+        }
+        let worker = await pool.acquire()
+        do {
+            let rows = try await worker.copyOut("COPY \(SQL.table(table)) TO STDOUT", to: output)
+            await pool.release(worker)  // a connection that failed mid-COPY is not reused
+            return rows
+        } catch let error as PostgresServerError {
+            throw LifeboatError(.backupFailed, "copying table \(table) failed: \(error)", cause: error)
+        }
+    }
+
+    /// Everything but the rows Lifeboat copies itself: schema, sequence positions, large objects, extension
+    /// configuration data, materialized view refreshes. A custom-format archive, uncompressed (codecs come later
+    /// in the pipeline), read under the same snapshot.
+    private func dumpSchema(to output: @Sendable ([UInt8]) async throws -> Void) async throws {
+        let arguments = [
+            "--format=custom", "--compress=0", "--no-password", "--snapshot=\(info.snapshot)",
+            "--dbname=\(connection.conninfoWithoutPassword)",
+        ] + tables.map { "--exclude-table-data=\(SQL.exactPattern($0))" }
+        let process = try ChildProcess(
+            executable: pgDump, arguments: arguments, environment: connection.toolEnvironment, input: .none)
+        do {
+            while let chunk = try await process.readOutput() { try await output(chunk) }
+        } catch {
+            process.terminate()
+            _ = try? await process.wait()
+            throw error
+        }
+        let status = try await process.wait()
+        guard status.succeeded else {
+            throw LifeboatError(
+                .backupFailed, "pg_dump failed (exit \(status.code)): \(status.errorOutput)")
+        }
+    }
+
+    func close() async {
+        _ = try? await coordinator.query("COMMIT")
+    }
+}
+
+/// Hands out the snapshot's worker connections, one task at a time each.
+actor ConnectionPool {
+    private var idle: [PGConnection]
+    private var waiting: [CheckedContinuation<PGConnection, Never>] = []
+    nonisolated let size: Int
+
+    init(_ connections: [PGConnection]) {
+        idle = connections
+        size = connections.count
+    }
+
+    func acquire() async -> PGConnection {
+        if let connection = idle.popLast() { return connection }
+        return await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release(_ connection: PGConnection) {
+        if waiting.isEmpty {
+            idle.append(connection)
+        } else {
+            waiting.removeFirst().resume(returning: connection)
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import LifeboatCore
+import Logging
+
+/// Backs up a PostgreSQL database: `pg_dump` for the schema and everything that is not table data, and `COPY`
+/// for the tables, in parallel, all under one exported snapshot.
+public struct PostgresSource: Source {
+    let connection: ConnectionInfo
+    let jobs: Int
+    let tools: ClientTools
+
+    /// Creates a source from the `source:` configuration.
+    public init(config: SourceConfig) throws {
+        connection = try ConnectionInfo(url: try config.requireURL(), place: "source.url")
+        jobs = config.jobs
+        tools = ClientTools(directory: config.pgBinDir)
+    }
+
+    public func openSnapshot(logger: Logger) async throws -> any SourceSnapshot {
+        let coordinator = try await PGConnection.connect(connection, purpose: "snapshot")
+        let major = try await coordinator.serverVersion() / 10_000
+        let pgDump = try await tools.locate("pg_dump", minimumMajor: major)
+        do {
+            try await coordinator.run(SessionSettings.common)
+            try await coordinator.run(["BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"])
+            let info = try await describe(coordinator)
+            let tables = try await listTables(coordinator)
+            if !tables.isEmpty {
+                try await coordinator.query(
+                    "LOCK TABLE " + tables.map { SQL.table($0) }.joined(separator: ", ") + " IN ACCESS SHARE MODE")
+            }
+            var workers: [PGConnection] = []
+            for index in 0..<jobs {
+                let worker = try await PGConnection.connect(connection, purpose: "copy\(index)")
+                try await worker.run(SessionSettings.data(encoding: info.encoding) + [
+                    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                    "SET TRANSACTION SNAPSHOT " + SQL.literal(info.snapshot),
+                ])
+                workers.append(worker)
+            }
+            logger.info(
+                "snapshot \(info.snapshot) of \(connection.display)",
+                metadata: ["server": "\(info.serverVersion)", "tables": "\(tables.count)", "bytes": "\(info.sizeBytes)"])
+            return PostgresSnapshot(
+                info: info, tables: tables, coordinator: coordinator, pool: ConnectionPool(workers),
+                connection: connection, pgDump: pgDump)
+        } catch let error as PostgresServerError {
+            throw LifeboatError(
+                .backupFailed, "cannot open a snapshot of \(connection.display): \(error)", cause: error)
+        }
+    }
+
+    private func describe(_ connection: PGConnection) async throws -> SourceInfo {
+        let row = try await connection.query("""
+            SELECT pg_export_snapshot(), current_database(), current_setting('server_version'),
+                   pg_database_size(current_database()), pg_encoding_to_char(encoding)
+            FROM pg_database WHERE datname = current_database()
+            """)[0]
+        return SourceInfo(
+            kind: "postgresql", serverVersion: row[2] ?? "", database: row[1] ?? "", sizeBytes: Int(row[3] ?? "") ?? 0,
+            snapshot: row[0] ?? "", encoding: row[4] ?? "UTF8")
+    }
+
+    /// Tables whose rows Lifeboat copies itself: ordinary tables and leaf partitions, outside system schemas and
+    /// extensions (pg_dump handles extension configuration tables). Largest first, so parallel copies finish
+    /// together.
+    private func listTables(_ connection: PGConnection) async throws -> [TableName] {
+        try await connection.query("""
+            SELECT n.nspname, c.relname
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'r' AND c.relpersistence <> 't'
+              AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+              AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                              WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+            ORDER BY pg_relation_size(c.oid) DESC, n.nspname, c.relname
+            """).map { TableName(schema: $0[0] ?? "", name: $0[1] ?? "") }
+    }
+}
+
+/// Settings every Lifeboat session uses, so that COPY text round-trips exactly and long runs are not cut off.
+enum SessionSettings {
+    static let common = [
+        "SET DateStyle = ISO", "SET IntervalStyle = postgres", "SET extra_float_digits = 3",
+        "SET statement_timeout = 0", "SET lock_timeout = 0", "SET idle_in_transaction_session_timeout = 0",
+        "SET row_security = off",
+    ]
+    /// Sessions that move table data also speak the database's own encoding, so nothing is converted.
+    static func data(encoding: String) -> [String] {
+        common + ["SET client_encoding = " + SQL.literal(encoding)]
+    }
+}

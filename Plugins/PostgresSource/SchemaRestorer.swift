@@ -1,0 +1,40 @@
+import LifeboatCore
+
+/// Feeds the schema archive to `pg_restore`, one section at a time, each in a single transaction.
+struct SchemaRestorer: Sendable {
+    let pgRestore: String
+    let connection: ConnectionInfo
+    let noOwner: Bool
+    let schema: Artifact
+    let store: ArtifactStore
+
+    /// Restores one section of the archive: `pre-data`, `data` or `post-data`.
+    func run(section: String) async throws {
+        var arguments = [
+            "--section=\(section)", "--exit-on-error", "--single-transaction", "--no-password",
+            "--dbname=\(connection.conninfoWithoutPassword)",
+        ]
+        if noOwner { arguments += ["--no-owner", "--no-privileges"] }
+        let process = try ChildProcess(
+            executable: pgRestore, arguments: arguments, environment: connection.toolEnvironment, input: .pipe)
+        do {
+            try await store.read(schema) { chunk in
+                do { try await process.writeInput(chunk) } catch { throw InputClosed() }
+            }
+        } catch is InputClosed {
+            // pg_restore stops reading once it has what the section needs; its exit status decides.
+        } catch {
+            process.terminate()
+            _ = try? await process.wait()
+            throw error
+        }
+        await process.closeInput()
+        let status = try await process.wait()
+        guard status.succeeded else {
+            throw LifeboatError(.restoreFailed, "pg_restore --section=\(section) failed: \(status.errorOutput)")
+        }
+    }
+
+    /// pg_restore closed its input.
+    private struct InputClosed: Error {}
+}

@@ -1,0 +1,55 @@
+import LifeboatCore
+
+/// Loads table data artifacts with `COPY ... FROM STDIN`, several tables at once.
+struct TableLoader: Sendable {
+    let connection: ConnectionInfo
+    let jobs: Int
+    let store: ArtifactStore
+
+    /// Loads every artifact, each in one `COPY` that is rolled back if its checksum fails.
+    func load(_ artifacts: [Artifact], encoding: String) async throws {
+        let queue = WorkQueue(artifacts)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<min(jobs, artifacts.count) {
+                group.addTask {
+                    let session = try await PGConnection.connect(connection, purpose: "load\(index)")
+                    try await session.run(SessionSettings.data(encoding: encoding))
+                    while let artifact = await queue.next() {
+                        try await load(artifact, on: session)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func load(_ artifact: Artifact, on session: PGConnection) async throws {
+        guard let table = artifact.table else { return }
+        do {
+            try await session.beginCopyIn("COPY \(SQL.table(table)) FROM STDIN")
+            do {
+                try await store.read(artifact) { chunk in try await session.putCopyData(chunk) }
+                _ = try await session.endCopyIn()
+            } catch {
+                await session.failCopyIn(reason: "lifeboat aborted the load of \(table)")
+                throw error
+            }
+        } catch let error as PostgresServerError {
+            throw LifeboatError(.restoreFailed, "loading table \(table) failed: \(error)", cause: error)
+        }
+    }
+}
+
+/// Hands out items to concurrent workers, each once.
+actor WorkQueue<Item: Sendable> {
+    private var items: [Item]
+    private var position = 0
+
+    init(_ items: [Item]) { self.items = items }
+
+    func next() -> Item? {
+        guard position < items.count else { return nil }
+        defer { position += 1 }
+        return items[position]
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import LifeboatCore
+import Logging
+
+/// Options every command takes, and the shared work of turning them into configured plugins.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "The config file (default: ./lifeboat.yml if present).")
+    var config: String?
+
+    @Option(help: "Log detail on stderr: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    /// A logger writing to stderr at the chosen level.
+    var logger: Logger {
+        var logger = Logger(label: "lifeboat") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = logLevel
+        return logger
+    }
+
+    /// The loaded configuration.
+    func loadConfig() throws -> LifeboatConfig {
+        try ConfigLoader().load(path: config)
+    }
+
+    /// The sink of the first configured target, which `list`, `verify` and `restore` read.
+    func primarySink(_ config: LifeboatConfig) throws -> any Sink {
+        try Lifeboat.registry.makeSink(config.targets[0])
+    }
+
+    /// Runs a command body; a failure becomes one line on stderr and its exit code, never a stack trace.
+    func perform(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as LifeboatError {
+            throw fail(error)
+        } catch is CancellationError {
+            throw fail(LifeboatError(.internalError, "cancelled"))
+        } catch {
+            throw fail(LifeboatError(.internalError, "unexpected error: \(error); please report it"))
+        }
+    }
+
+    private func fail(_ error: LifeboatError) -> ExitCode {
+        FileHandle.standardError.write(Data("lifeboat: error: \(error.message)\n".utf8))
+        if let cause = error.cause { logger.debug("cause: \(String(describing: cause))") }
+        return ExitCode(ExitCodes.code(for: error.code))
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// The process exit code of each kind of failure (sysexits.h where one fits).
+enum ExitCodes {
+    static func code(for code: LifeboatError.Code) -> Int32 {
+        switch code {
+        case .checksumMismatch: 65
+        case .backupNotFound, .artifactMissing: 66
+        case .sourceUnreachable, .databaseMissing: 69
+        case .internalError: 70
+        case .toolMissing: 72
+        case .targetUnwritable: 73
+        case .io: 74
+        case .targetNotEmpty: 75
+        case .authenticationFailed: 77
+        case .configInvalid: 78
+        default: 1
+        }
+    }
+}

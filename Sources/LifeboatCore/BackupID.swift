@@ -1,0 +1,65 @@
+import Foundation
+
+/// Backup ids: the UTC start time as `YYYYMMDDHHMMSS`.
+public enum BackupID {
+    /// The id for a backup starting at `date`.
+    public static func make(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        let fields = [(parts.year!, 4), (parts.month!, 2), (parts.day!, 2), (parts.hour!, 2), (parts.minute!, 2),
+                      (parts.second!, 2)]
+        return fields.map { value, width in
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }.joined()
+    }
+
+    /// Whether `text` has the shape of a backup id.
+    public static func isValid(_ text: String) -> Bool {
+        text.utf8.count == 14 && text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+}
+
+/// Which backup a command means: `latest`, an id, or a label (the newest backup carrying it).
+public enum BackupSelector: Sendable, Equatable, CustomStringConvertible {
+    case latest
+    case id(String)
+    case label(String)
+
+    /// Parses a command-line argument; `nil` means `latest`.
+    public init(_ argument: String?) {
+        switch argument {
+        case nil, "latest": self = .latest
+        case let text? where BackupID.isValid(text): self = .id(text)
+        case let text?: self = .label(text)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .latest: "latest"
+        case .id(let id): id
+        case .label(let label): "label '\(label)'"
+        }
+    }
+}
+
+/// Labels are free text for people, but kept to a safe shape so they read well in listings and paths.
+public enum BackupLabel {
+    /// Checks a label given on the command line.
+    /// - Throws: ``LifeboatError`` with code `configInvalid` naming the rule.
+    public static func validate(_ label: String) throws {
+        let allowed = label.unicodeScalars.allSatisfy { scalar in
+            switch scalar {
+            case "a"..."z", "A"..."Z", "0"..."9", "_", "-", ".": true
+            default: false
+            }
+        }
+        guard allowed, (1...64).contains(label.count), !BackupID.isValid(label), label != "latest" else {
+            throw LifeboatError(
+                .configInvalid,
+                "invalid label '\(label)': use 1-64 letters, digits, '.', '_' or '-', not 'latest' or a 14-digit id")
+        }
+    }
+}

@@ -1,0 +1,53 @@
+/// Lifeboat's configuration: one source and the targets backups go to.
+public struct LifeboatConfig: Sendable, Equatable {
+    /// The database to back up.
+    public var source: SourceConfig
+    /// Where backups go. The first target is the one read by `list`, `verify` and `restore`.
+    public var targets: [TargetConfig]
+
+    /// Creates a configuration.
+    public init(source: SourceConfig, targets: [TargetConfig]) {
+        self.source = source
+        self.targets = targets
+    }
+}
+
+/// The `source:` section.
+public struct SourceConfig: Sendable, Equatable {
+    /// The database URL; `nil` when neither the file nor `DATABASE_URL` gives one.
+    public var url: String?
+    /// How many tables are copied at once.
+    public var jobs: Int
+    /// The folder holding `pg_dump` and `pg_restore`; `nil` searches `PATH`.
+    public var pgBinDir: String?
+
+    /// Creates a source section.
+    public init(url: String?, jobs: Int = 2, pgBinDir: String? = nil) {
+        self.url = url
+        self.jobs = jobs
+        self.pgBinDir = pgBinDir
+    }
+
+    /// The URL, or an error telling the user how to give one.
+    public func requireURL() throws -> String {
+        guard let url, !url.isEmpty else {
+            throw LifeboatError(
+                .configInvalid, "no source database: set DATABASE_URL or source.url in lifeboat.yml")
+        }
+        return url
+    }
+}
+
+/// One entry of `targets:`.
+public struct TargetConfig: Sendable, Equatable {
+    /// The target's name, unique in the file.
+    public var name: String
+    /// A path, a `file://` URL, or another scheme a plugin registers.
+    public var url: String
+
+    /// Creates a target.
+    public init(name: String, url: String) {
+        self.name = name
+        self.url = url
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Yams
+
+/// Reads `lifeboat.yml`, expands `${VAR}` references, and rejects anything it does not know.
+public struct ConfigLoader: Sendable {
+    /// The file read when no `--config` is given, if present.
+    public static let defaultPath = "lifeboat.yml"
+    /// The target used when the configuration names none.
+    public static let defaultTarget = TargetConfig(name: "primary", url: "./backups")
+
+    /// The environment used for `DATABASE_URL` and `${VAR}` expansion.
+    public var environment: [String: String]
+
+    /// Creates a loader.
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
+
+    /// Loads the configuration.
+    /// - Parameter path: `--config`; when `nil`, `./lifeboat.yml` if it exists, else defaults.
+    /// - Throws: ``LifeboatError`` with code `configInvalid` naming the file and the problem.
+    public func load(path: String?) throws -> LifeboatConfig {
+        let file = path ?? (FileManager.default.fileExists(atPath: Self.defaultPath) ? Self.defaultPath : nil)
+        guard let file else {
+            return LifeboatConfig(source: SourceConfig(url: environment["DATABASE_URL"]), targets: [Self.defaultTarget])
+        }
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8)
+        else {
+            throw LifeboatError(.configInvalid, "cannot read config file \(file): check the path and its permissions")
+        }
+        do {
+            return try parse(text)
+        } catch let error as LifeboatError {
+            throw LifeboatError(error.code, "config file \(file): \(error.message)")
+        } catch {
+            throw LifeboatError(.configInvalid, "config file \(file) is not valid YAML: \(error)")
+        }
+    }
+
+    /// Parses configuration text.
+    public func parse(_ text: String) throws -> LifeboatConfig {
+        let root = try Yams.load(yaml: text) ?? [String: Any]()
+        let top = try mapping(root, at: "the top level", keys: ["source", "targets"])
+
+        let sourceMap = try top["source"].map { try mapping($0, at: "source", keys: ["url", "jobs", "pg_bin_dir"]) }
+        let url = try sourceMap?["url"].map { try string($0, at: "source.url") } ?? environment["DATABASE_URL"]
+        let jobs = try sourceMap?["jobs"].map { try integer($0, at: "source.jobs", in: 1...64) } ?? 2
+        let binDir = try sourceMap?["pg_bin_dir"].map { try string($0, at: "source.pg_bin_dir") }
+
+        var targets: [TargetConfig] = []
+        if let list = top["targets"] {
+            guard let entries = list as? [Any], !entries.isEmpty else {
+                throw LifeboatError(.configInvalid, "targets must be a non-empty list")
+            }
+            for (index, entry) in entries.enumerated() {
+                let place = "targets[\(index)]"
+                let map = try mapping(entry, at: place, keys: ["name", "url"])
+                let name = try map["name"].map { try string($0, at: "\(place).name") }
+                    ?? (index == 0 ? "primary" : "target\(index + 1)")
+                try checkName(name, at: "\(place).name")
+                guard !targets.contains(where: { $0.name == name }) else {
+                    throw LifeboatError(.configInvalid, "\(place).name '\(name)' is used by another target")
+                }
+                let url = try map["url"].map { try string($0, at: "\(place).url") } ?? Self.defaultTarget.url
+                targets.append(TargetConfig(name: name, url: url))
+            }
+        }
+        return LifeboatConfig(
+            source: SourceConfig(url: url, jobs: jobs, pgBinDir: binDir),
+            targets: targets.isEmpty ? [Self.defaultTarget] : targets)
+    }
+
+    private func mapping(_ value: Any, at place: String, keys: Set<String>) throws -> [String: Any] {
+        guard let map = value as? [String: Any] else {
+            throw LifeboatError(.configInvalid, "\(place) must be a mapping of keys to values")
+        }
+        if let unknown = map.keys.filter({ !keys.contains($0) }).sorted().first {
+            let prefix = place == "the top level" ? "" : "\(place)."
+            throw LifeboatError(
+                .configInvalid,
+                "unknown key '\(prefix)\(unknown)'; known keys there: \(keys.sorted().joined(separator: ", "))")
+        }
+        return map
+    }
+
+    private func string(_ value: Any, at place: String) throws -> String {
+        let text: String
+        switch value {
+        case let value as String: text = value
+        case let value as Int: text = String(value)
+        default: throw LifeboatError(.configInvalid, "\(place) must be a string")
+        }
+        return try expand(text, at: place)
+    }
+
+    private func integer(_ value: Any, at place: String, in range: ClosedRange<Int>) throws -> Int {
+        let number = try (value as? Int) ?? Int(string(value, at: place))
+        guard let number, range.contains(number) else {
+            throw LifeboatError(
+                .configInvalid, "\(place) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    private func checkName(_ name: String, at place: String) throws {
+        let valid = !name.isEmpty && name.count <= 64
+            && name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_" }
+        guard valid else {
+            throw LifeboatError(.configInvalid, "\(place) '\(name)' must be 1-64 letters, digits, '-' or '_'")
+        }
+    }
+
+    /// Replaces each `${VAR}` with the variable's value; an unset variable is an error naming it.
+    func expand(_ text: String, at place: String) throws -> String {
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${") {
+            result += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                throw LifeboatError(.configInvalid, "\(place) has a '${' without a closing '}'")
+            }
+            let name = String(rest[start.upperBound..<end])
+            guard let value = environment[name] else {
+                throw LifeboatError(.configInvalid, "\(place) uses ${\(name)}, which is not set in the environment")
+            }
+            result += value
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+
+/// The record of one complete backup: what was captured, from where, and the checksum of every artifact.
+///
+/// Stored as `manifest.json` beside the artifacts and written last. The format is versioned: a reader refuses a
+/// manifest whose ``formatVersion`` is newer than ``Manifest/currentFormatVersion``.
+public struct Manifest: Codable, Sendable, Equatable {
+    /// The manifest format this build writes and the newest it reads.
+    public static let currentFormatVersion = 1
+
+    /// The format of this manifest.
+    public var formatVersion: Int
+    /// The backup id: the UTC start time as `YYYYMMDDHHMMSS`.
+    public var id: String
+    /// An optional label, e.g. `before-migration`.
+    public var label: String?
+    /// When the backup started.
+    public var startedAt: Date
+    /// When the last artifact was stored.
+    public var finishedAt: Date
+    /// `finishedAt - startedAt`, in seconds.
+    public var durationSeconds: Double
+    /// The tool that wrote the backup.
+    public var tool: ToolInfo
+    /// The database the backup was taken from.
+    public var source: SourceInfo
+    /// Every artifact, in restore order.
+    public var artifacts: [Artifact]
+
+    /// Creates a manifest in the current format.
+    public init(
+        id: String, label: String?, startedAt: Date, finishedAt: Date, source: SourceInfo, artifacts: [Artifact]
+    ) {
+        self.formatVersion = Self.currentFormatVersion
+        self.id = id
+        self.label = label
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.durationSeconds = (finishedAt.timeIntervalSince(startedAt) * 1000).rounded() / 1000
+        self.tool = ToolInfo()
+        self.source = source
+        self.artifacts = artifacts
+    }
+
+    /// The total number of rows in the backup's tables.
+    public var totalRows: Int { artifacts.reduce(0) { $0 + ($1.rows ?? 0) } }
+
+    /// The total number of stored bytes.
+    public var storedBytes: Int { artifacts.reduce(0) { $0 + $1.storedBytes } }
+}
+
+/// The tool that wrote a backup.
+public struct ToolInfo: Codable, Sendable, Equatable {
+    /// Always `lifeboat`.
+    public var name = "lifeboat"
+    /// The version of Lifeboat.
+    public var version = LifeboatVersion.current
+}
+
+/// The Lifeboat release.
+public enum LifeboatVersion {
+    /// This build's version.
+    public static let current = "0.1.0"
+}
+
+/// What a manifest records about the source database.
+public struct SourceInfo: Codable, Sendable, Equatable {
+    /// The kind of source, e.g. `postgresql`.
+    public var kind: String
+    /// The server version, e.g. `15.18`.
+    public var serverVersion: String
+    /// The database name.
+    public var database: String
+    /// `pg_database_size` at the snapshot.
+    public var sizeBytes: Int
+    /// The exported snapshot every artifact was read under.
+    public var snapshot: String
+    /// The character encoding of the table data artifacts (the database's encoding).
+    public var encoding: String
+
+    /// Creates source information.
+    public init(
+        kind: String, serverVersion: String, database: String, sizeBytes: Int, snapshot: String, encoding: String
+    ) {
+        self.encoding = encoding
+        self.kind = kind
+        self.serverVersion = serverVersion
+        self.database = database
+        self.sizeBytes = sizeBytes
+        self.snapshot = snapshot
+    }
+}
+
+/// One stored artifact of a backup.
+public struct Artifact: Codable, Sendable, Equatable {
+    /// The artifact's relative path inside the backup, made by ``ArtifactName``.
+    public var name: String
+    /// What the artifact holds.
+    public var kind: ArtifactKind
+    /// The table whose rows it holds, for table data.
+    public var table: TableName?
+    /// The number of rows, for table data.
+    public var rows: Int?
+    /// The codec of the stored bytes; `none` stores the raw bytes.
+    public var codec: String
+    /// Bytes before encoding.
+    public var rawBytes: Int
+    /// Bytes stored.
+    public var storedBytes: Int
+    /// Lowercase hex SHA-256 of the stored bytes.
+    public var sha256: String
+
+    /// Creates an artifact record.
+    public init(
+        plan: ArtifactPlan, rows: Int?, codec: String, rawBytes: Int, storedBytes: Int, sha256: String
+    ) {
+        self.name = plan.name
+        self.kind = plan.kind
+        self.table = plan.table
+        self.rows = rows
+        self.codec = codec
+        self.rawBytes = rawBytes
+        self.storedBytes = storedBytes
+        self.sha256 = sha256
+    }
+}
+
+/// What an artifact holds.
+public struct ArtifactKind: RawRepresentable, Codable, Hashable, Sendable {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// The schema and everything else that is not table data, as a `pg_dump` custom-format archive.
+    public static let schema = ArtifactKind(rawValue: "schema")
+    /// The rows of one table in `COPY` text format.
+    public static let tableData = ArtifactKind(rawValue: "table-data")
+}
+
+/// A schema-qualified table name.
+public struct TableName: Codable, Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The schema.
+    public var schema: String
+    /// The table.
+    public var name: String
+
+    /// Creates a table name.
+    public init(schema: String, name: String) {
+        self.schema = schema
+        self.name = name
+    }
+
+    /// `schema.name`, for people (not SQL).
+    public var description: String { "\(schema).\(name)" }
+
+    public static func < (a: TableName, b: TableName) -> Bool { (a.schema, a.name) < (b.schema, b.name) }
+}
+
+/// An artifact a source plans to dump.
+public struct ArtifactPlan: Sendable, Equatable {
+    /// The artifact's relative path, made by ``ArtifactName``.
+    public var name: String
+    /// What it holds.
+    public var kind: ArtifactKind
+    /// The table, for table data.
+    public var table: TableName?
+
+    /// Creates a plan.
+    public init(name: String, kind: ArtifactKind, table: TableName? = nil) {
+        self.name = name
+        self.kind = kind
+        self.table = table
+    }
+}
+
+extension Manifest {
+    /// The manifest as pretty, stable JSON.
+    public func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        return Array(try encoder.encode(self)) + [UInt8(ascii: "\n")]
+    }
+
+    /// Reads a manifest.
+    /// - Parameter where: Names the manifest in error messages.
+    /// - Throws: ``LifeboatError`` when the bytes are not a manifest, or one from a newer Lifeboat.
+    public static func decode(_ bytes: [UInt8], from place: String) throws -> Manifest {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .iso8601
+        struct Header: Decodable { var formatVersion: Int }
+        do {
+            let header = try decoder.decode(Header.self, from: Data(bytes))
+            guard header.formatVersion <= currentFormatVersion else {
+                throw LifeboatError(
+                    .configInvalid,
+                    "\(place) has manifest format \(header.formatVersion), newer than this Lifeboat reads "
+                        + "(\(currentFormatVersion)); upgrade Lifeboat")
+            }
+            return try decoder.decode(Manifest.self, from: Data(bytes))
+        } catch let error as LifeboatError {
+            throw error
+        } catch {
+            throw LifeboatError(
+                .checksumMismatch, "\(place) is not a valid manifest; the backup is damaged, use another one",
+                cause: error)
+        }
+    }
+}

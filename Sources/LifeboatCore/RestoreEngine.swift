@@ -1,0 +1,90 @@
+import Logging
+
+/// The outcome of a restore: every table's expected and restored row count.
+public struct RestoreReport: Sendable {
+    /// One table's counts.
+    public struct TableCount: Sendable, Equatable {
+        /// The table.
+        public var table: TableName
+        /// Rows recorded in the manifest.
+        public var expected: Int
+        /// Rows found in the restored database.
+        public var restored: Int
+        /// Whether the two agree.
+        public var matches: Bool { expected == restored }
+    }
+
+    /// The backup restored.
+    public var manifest: Manifest
+    /// Per-table counts, in manifest order.
+    public var tables: [TableCount]
+}
+
+/// Drives a restore: find the backup, verify every artifact, load it into an empty database, check row counts.
+public struct RestoreEngine: Sendable {
+    /// Where the backup is read from.
+    public let sink: any Sink
+    /// The database to restore into.
+    public let destination: any RestoreDestination
+    /// Progress and diagnostics.
+    public let logger: Logger
+
+    /// Creates an engine.
+    public init(sink: any Sink, destination: any RestoreDestination, logger: Logger) {
+        self.sink = sink
+        self.destination = destination
+        self.logger = logger
+    }
+
+    /// Restores the backup `selector` means.
+    /// - Throws: ``LifeboatError``; on a failed load the destination has been returned to empty.
+    public func run(_ selector: BackupSelector) async throws -> RestoreReport {
+        let manifest = try await Catalog(sink: sink).resolve(selector)
+        try await destination.checkEmpty()
+        let store = ArtifactStore(sink: sink, manifest: manifest)
+        logger.info("verifying backup \(manifest.id) before restoring", metadata: ["artifacts": "\(manifest.artifacts.count)"])
+        try await store.verifyAll(logger: logger)
+
+        logger.info("restoring backup \(manifest.id) into \(destination.location)")
+        do {
+            try await destination.restore(manifest, from: store, logger: logger)
+            let report = try await validate(manifest)
+            let mismatched = report.tables.filter { !$0.matches }
+            guard mismatched.isEmpty else {
+                let list = mismatched.prefix(3).map { "\($0.table): expected \($0.expected), got \($0.restored)" }
+                throw LifeboatError(
+                    .restoreFailed, "row counts differ from the manifest (\(list.joined(separator: "; ")))")
+            }
+            return report
+        } catch {
+            throw await resetAfterFailure(error)
+        }
+    }
+
+    private func validate(_ manifest: Manifest) async throws -> RestoreReport {
+        let expected = manifest.artifacts.compactMap { artifact in
+            artifact.table.map { ($0, artifact.rows ?? 0) }
+        }
+        let counts = try await destination.countRows(expected.map(\.0))
+        return RestoreReport(
+            manifest: manifest,
+            tables: expected.map { table, rows in
+                RestoreReport.TableCount(table: table, expected: rows, restored: counts[table] ?? 0)
+            })
+    }
+
+    private func resetAfterFailure(_ error: any Error) async -> LifeboatError {
+        let failure = (error as? LifeboatError) ?? LifeboatError(.restoreFailed, "restore failed: \(error)", cause: error)
+        do {
+            try await destination.reset()
+            return LifeboatError(
+                failure.code, failure.message + "; the target database was returned to empty", cause: failure.cause)
+        } catch {
+            return LifeboatError(
+                failure.code,
+                failure.message + "; returning the target database to empty ALSO failed (\(error)): "
+                    + "drop and recreate it before using it",
+                cause: failure.cause)
+        }
+    }
+}

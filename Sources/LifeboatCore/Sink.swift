@@ -1,0 +1,66 @@
+/// A place that stores backups: a local folder, a bucket, a custom plugin.
+///
+/// A sink is a `Sendable` value holding configuration; the writers and readers it makes own the resources.
+/// The contract every sink honours:
+/// - A backup becomes visible to ``listBackups()`` only when ``BackupWriter/commit(manifest:)`` returns, and the
+///   manifest is the last thing written. A crash at any moment leaves no backup that claims to be complete.
+/// - An artifact is durable when ``ArtifactWriter/commit()`` returns, and invisible before.
+/// - Reading returns exactly the bytes written; checksums are the engine's job.
+public protocol Sink: Sendable {
+    /// The target's name from the configuration, e.g. `primary`.
+    var name: String { get }
+
+    /// Where the sink stores backups, for messages. Never contains a secret.
+    var location: String { get }
+
+    /// Starts a new backup.
+    /// - Parameter id: The backup id to reserve.
+    /// - Returns: A writer for the backup, or `nil` when `id` is already taken on this sink.
+    /// - Throws: ``LifeboatError`` with code `targetUnwritable` when the sink cannot be written.
+    func beginBackup(id: String) async throws -> (any BackupWriter)?
+
+    /// The ids of the complete backups on this sink, in no particular order.
+    func listBackups() async throws -> [String]
+
+    /// The committed manifest of a backup.
+    /// - Throws: ``LifeboatError`` with code `backupNotFound` when there is none.
+    func readManifest(backupID: String) async throws -> [UInt8]
+
+    /// Opens a stored artifact for reading.
+    /// - Throws: ``LifeboatError`` with code `artifactMissing` when it is absent.
+    func openArtifact(backupID: String, name: String) async throws -> any ArtifactReader
+}
+
+/// Writes the artifacts of one backup, then commits its manifest.
+public protocol BackupWriter: Sendable {
+    /// Creates a writer for one artifact of this backup. Writers of different artifacts may run concurrently.
+    /// - Parameter name: A relative path made by ``ArtifactName``; never user input.
+    func makeArtifactWriter(name: String) async throws -> any ArtifactWriter
+
+    /// Makes the backup complete by writing its manifest last, atomically and durably.
+    func commit(manifest: [UInt8]) async throws
+
+    /// Removes what this backup wrote. Best effort: never throws, and a crash must be harmless without it.
+    func abort() async
+}
+
+/// Receives the bytes of one artifact, in order.
+public protocol ArtifactWriter: AnyObject, Sendable {
+    /// Appends bytes to the artifact.
+    func write(_ chunk: [UInt8]) async throws
+
+    /// Makes the artifact durable and visible under its name.
+    func commit() async throws
+
+    /// Discards the artifact. Best effort, never throws.
+    func abort() async
+}
+
+/// Returns the bytes of one stored artifact, in order.
+public protocol ArtifactReader: AnyObject, Sendable {
+    /// The next chunk of bytes, or `nil` at the end.
+    func read() async throws -> [UInt8]?
+
+    /// Releases the reader's resources.
+    func close() async
+}

@@ -1,0 +1,3 @@
+import LifeboatCLI
+
+await Lifeboat.run(registry: .builtIn)
