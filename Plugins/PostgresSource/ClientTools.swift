@@ -34,7 +34,7 @@ struct ClientTools: Sendable {
 
     /// Parses `pg_dump (PostgreSQL) 15.18 (Debian ...)` into 15.
     private func majorVersion(of path: String) async throws -> Int {
-        let process = try ChildProcess(executable: path, arguments: ["--version"], environment: [:], input: .none)
+        let process = try ChildProcess(executable: path, arguments: ["--version"])
         var output: [UInt8] = []
         while let chunk = try await process.readOutput() { output += chunk }
         let status = try await process.wait()

@@ -55,7 +55,7 @@ final class PostgresSnapshot: SourceSnapshot, @unchecked Sendable {
             "--dbname=\(connection.conninfoWithoutPassword)",
         ] + tables.map { "--exclude-table-data=\(SQL.exactPattern($0))" }
         let process = try ChildProcess(
-            executable: pgDump, arguments: arguments, environment: connection.toolEnvironment, input: .none)
+            executable: pgDump, arguments: arguments, environment: connection.toolEnvironment)
         do {
             while let chunk = try await process.readOutput() { try await output(chunk) }
         } catch {

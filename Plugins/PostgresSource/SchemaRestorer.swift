@@ -16,7 +16,8 @@ struct SchemaRestorer: Sendable {
         ]
         if noOwner { arguments += ["--no-owner", "--no-privileges"] }
         let process = try ChildProcess(
-            executable: pgRestore, arguments: arguments, environment: connection.toolEnvironment, input: .pipe)
+            executable: pgRestore, arguments: arguments, environment: connection.toolEnvironment, input: .pipe,
+            output: .discard)
         do {
             try await store.read(schema) { chunk in
                 do { try await process.writeInput(chunk) } catch { throw InputClosed() }

@@ -8,8 +8,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "The config file (default: ./lifeboat.yml if present).")
     var config: String?
 
-    @Option(help: "Log detail on stderr: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = .info
+    @Option(help: "Log detail on stderr: trace, debug, info (progress), notice (summaries), warning, error.")
+    var logLevel: Logger.Level = .notice
 
     /// A logger writing to stderr at the chosen level.
     var logger: Logger {
@@ -42,7 +42,8 @@ struct GlobalOptions: ParsableArguments {
     }
 
     private func fail(_ error: LifeboatError) -> ExitCode {
-        FileHandle.standardError.write(Data("lifeboat: error: \(error.message)\n".utf8))
+        let line = error.message.split(whereSeparator: \.isNewline).joined(separator: " ")
+        FileHandle.standardError.write(Data("lifeboat: error: \(line)\n".utf8))
         if let cause = error.cause { logger.debug("cause: \(String(describing: cause))") }
         return ExitCode(ExitCodes.code(for: error.code))
     }

@@ -21,7 +21,7 @@ public enum ArtifactName {
             default: "_"
             }
         }
-        return String(safe)
+        return safe.isEmpty ? "_" : String(safe)
     }
 
     /// Whether `name` is a relative path of safe components, as this type makes them.

@@ -173,12 +173,18 @@ public struct ArtifactPlan: Sendable, Equatable {
 }
 
 extension Manifest {
+    /// Times are UTC ISO 8601 with milliseconds, e.g. `2025-01-03T14:30:22.500Z`.
+    static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
     /// The manifest as pretty, stable JSON.
     public func encoded() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(Self.timestampStyle))
+        }
         return Array(try encoder.encode(self)) + [UInt8(ascii: "\n")]
     }
 
@@ -188,7 +194,13 @@ extension Manifest {
     public static func decode(_ bytes: [UInt8], from place: String) throws -> Manifest {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = (try? Date(text, strategy: Self.timestampStyle)) ?? (try? Date(text, strategy: .iso8601)) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad time"))
+            }
+            return date
+        }
         struct Header: Decodable { var formatVersion: Int }
         do {
             let header = try decoder.decode(Header.self, from: Data(bytes))

@@ -24,8 +24,7 @@ import Testing
     }
 
     @Test func curlShimSetsAndReadsOptions() throws {
-        let info = try #require(curl_version_info(CURLVERSION_NOW))
-        #expect(info.pointee.version_num >= 0x074400)
+        #expect(String(cString: curl_version()).hasPrefix("libcurl/"))
         let handle = try #require(curl_easy_init())
         defer { curl_easy_cleanup(handle) }
         #expect(lifeboat_curl_setopt_ptr(handle, CURLOPT_URL, "http://127.0.0.1:1/") == CURLE_OK)

@@ -33,7 +33,7 @@ extension Lifeboat {
                     source: try Lifeboat.registry.makeSource(config.source),
                     sink: try global.primarySink(config), logger: global.logger)
                 let manifest = try await engine.run(label: label)
-                global.logger.info(
+                global.logger.notice(
                     "backup \(manifest.id) complete",
                     metadata: ["tables": "\(manifest.artifacts.count - 1)", "rows": "\(manifest.totalRows)",
                                "bytes": "\(manifest.storedBytes)", "seconds": "\(manifest.durationSeconds)"])

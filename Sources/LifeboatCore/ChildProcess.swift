@@ -1,0 +1,183 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child program whose stdin, stdout and exit are handled on a dedicated thread; stderr goes to a private
+/// temporary file and is kept for error messages.
+///
+/// Started with `posix_spawn`, with an empty signal mask and default signal handling, whatever thread starts it:
+/// threads of Swift's pool block most signals, and a child inheriting that mask would ignore `SIGTERM` and its own
+/// timers.
+public final class ChildProcess: @unchecked Sendable {
+    /// What the child reads on stdin.
+    public enum Input: Sendable { case none, pipe }
+    /// Where the child's stdout goes.
+    public enum Output: Sendable { case discard, pipe }
+
+    /// How a child ended.
+    public struct Status: Sendable {
+        /// The exit code, or 128 + the signal that killed it.
+        public let code: Int32
+        /// The last lines the child wrote to stderr, folded into one line.
+        public let errorOutput: String
+        /// Whether it exited with code 0.
+        public var succeeded: Bool { code == 0 }
+    }
+
+    private static let chunkSize = 1 << 20
+    private let worker = BlockingWorker(name: "lifeboat-child")
+    private let pid: pid_t
+    private let errorPath: String
+    // The fields below are touched only on `worker`'s thread (or in deinit).
+    private var inputFD: Int32
+    private var outputFD: Int32
+    private var status: Status?
+
+    /// Starts `executable` with `arguments`.
+    /// - Parameter environment: Variables set on top of Lifeboat's own environment (e.g. `PGPASSWORD`).
+    /// - Throws: ``LifeboatError`` with code `toolMissing` when the program cannot be started.
+    public init(
+        executable: String, arguments: [String], environment: [String: String] = [:], input: Input = .none,
+        output: Output = .pipe
+    ) throws {
+        var template = Array((NSTemporaryDirectory() + "/lifeboat-stderr-XXXXXX").utf8CString)
+        let errorFD = mkstemp(&template)
+        guard errorFD >= 0 else { throw LifeboatError(.io, "cannot create a temporary file in \(NSTemporaryDirectory())") }
+        errorPath = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+
+        // Every descriptor is close-on-exec: only the ends dup2'ed to 0, 1 and 2 reach the child, so a child
+        // reading stdin sees its end when we close our end.
+        var inputPipe: [Int32] = [-1, -1], outputPipe: [Int32] = [-1, -1]
+        if input == .pipe { _ = pipe(&inputPipe) }
+        if output == .pipe { _ = pipe(&outputPipe) }
+        for fd in inputPipe + outputPipe + [errorFD] where fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if input == .pipe {
+            posix_spawn_file_actions_adddup2(&actions, inputPipe[0], 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        if output == .pipe {
+            posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
+        posix_spawn_file_actions_adddup2(&actions, errorFD, 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t(), allSignals = sigset_t()
+        sigemptyset(&noSignals)
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let variables = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        for fd in [inputPipe[0], outputPipe[1], errorFD] where fd >= 0 { close(fd) }
+        guard result == 0 else {
+            for fd in [inputPipe[1], outputPipe[0]] where fd >= 0 { close(fd) }
+            unlink(errorPath)
+            throw LifeboatError(.toolMissing, "cannot start \(executable): \(String(cString: strerror(result)))")
+        }
+        self.pid = pid
+        inputFD = inputPipe[1]
+        outputFD = outputPipe[0]
+    }
+
+    deinit {
+        if status == nil {
+            kill(pid, SIGKILL)
+            var raw: Int32 = 0
+            _ = waitpid(pid, &raw, 0)
+        }
+        for fd in [inputFD, outputFD] where fd >= 0 { close(fd) }
+        unlink(errorPath)
+    }
+
+    /// The next chunk of the child's stdout (up to 1 MiB), or `nil` at its end.
+    public func readOutput() async throws -> [UInt8]? {
+        try await worker.run {
+            var chunk = [UInt8](repeating: 0, count: Self.chunkSize)
+            var filled = 0
+            while filled < Self.chunkSize {
+                let got = chunk.withUnsafeMutableBytes { read(self.outputFD, $0.baseAddress! + filled, Self.chunkSize - filled) }
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    throw LifeboatError(.io, "reading a child's output failed: \(String(cString: strerror(errno)))")
+                }
+                if got == 0 { break }
+                filled += got
+            }
+            chunk.removeLast(Self.chunkSize - filled)
+            return chunk.isEmpty ? nil : chunk
+        }
+    }
+
+    /// Writes a chunk to the child's stdin.
+    /// - Throws: ``LifeboatError`` with code `io` when the child has closed its input.
+    public func writeInput(_ chunk: [UInt8]) async throws {
+        try await worker.run {
+            try chunk.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = write(self.inputFD, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        throw LifeboatError(.io, "the child closed its input: \(String(cString: strerror(errno)))")
+                    }
+                    offset += written
+                }
+            }
+        }
+    }
+
+    /// Closes the child's stdin, so that it sees the end of its input.
+    public func closeInput() async {
+        _ = try? await worker.run {
+            if self.inputFD >= 0 { close(self.inputFD) }
+            self.inputFD = -1
+        }
+    }
+
+    /// Waits for the child to exit.
+    public func wait() async throws -> Status {
+        try await worker.run { self.reap(blocking: true)! }
+    }
+
+    /// Whether the child is still running.
+    public func isRunning() async throws -> Bool {
+        try await worker.run { self.reap(blocking: false) == nil }
+    }
+
+    /// Asks the child to stop (`SIGTERM`).
+    public func terminate() {
+        kill(pid, SIGTERM)
+    }
+
+    private func reap(blocking: Bool) -> Status? {
+        if let status { return status }
+        var raw: Int32 = 0
+        var result: pid_t
+        repeat { result = waitpid(pid, &raw, blocking ? 0 : WNOHANG) } while result < 0 && errno == EINTR
+        guard result == pid else { return nil }
+        let signal = raw & 0x7f
+        let code = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+        let text = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        status = Status(code: code, errorOutput: lines.suffix(3).joined(separator: " "))
+        return status
+    }
+}

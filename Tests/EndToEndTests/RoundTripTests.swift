@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+@Suite(.enabled(if: TestEnvironment.enabled, "needs LIFEBOAT_TEST_DATABASE_URL (scripts/test sets it)"))
+struct RoundTripTests {
+    @Test func richDatabaseRestoresIndistinguishable() throws {
+        let source = try TestDatabase.create("rich_src")
+        try source.execute(Fixtures.richSchema)
+        let lifeboat = try LifeboatRunner(source: source.url)
+        defer { lifeboat.cleanUp() }
+
+        let id = try lifeboat.backup(["--label", "before-migration"])
+        #expect(id.count == 14 && id.allSatisfy(\.isNumber))
+
+        let target = try TestDatabase.create("rich_dst")
+        let restore = try lifeboat.run(["restore", "before-migration", "--into", target.url])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(restore.stdout.contains("row counts match"))
+        #expect(restore.stdout.contains("app.orders_2026"))
+
+        #expect(try target.dump(["--schema-only"]) == source.dump(["--schema-only"]))
+        #expect(try target.dump() == source.dump())
+        let sequence = "SELECT last_value || ' ' || is_called FROM app.ticket_seq"
+        #expect(try target.value(sequence) == source.value(sequence))
+        #expect(try target.value("SELECT count(*) FROM app.order_totals") == "200")
+        #expect(try target.value("SELECT length(lo_get(max(body))) FROM app.documents") == "100000")
+    }
+
+    @Test func backupFolderHoldsPrivateFilesAndAManifestWrittenLast() throws {
+        let source = try TestDatabase.create("layout_src")
+        try source.execute(Fixtures.small)
+        let lifeboat = try LifeboatRunner(source: source.url)
+        defer { lifeboat.cleanUp() }
+        let id = try lifeboat.backup()
+
+        let folder = lifeboat.backups.appendingPathComponent(id)
+        let manager = FileManager.default
+        let files = try manager.subpathsOfDirectory(atPath: folder.path)
+        #expect(files.contains("manifest.json"))
+        #expect(files.contains("schema.pgdump"))
+        #expect(!files.contains { $0.hasSuffix(".partial") })
+        for file in files + [""] {
+            let attributes = try manager.attributesOfItem(atPath: folder.appendingPathComponent(file).path)
+            let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1
+            let isFolder = attributes[.type] as? FileAttributeType == .typeDirectory
+            #expect(mode == (isFolder ? 0o700 : 0o600), "\(file) has mode \(String(mode, radix: 8))")
+        }
+
+        let manifest = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: folder.appendingPathComponent("manifest.json"))) as! [String: Any]
+        #expect(manifest["format_version"] as? Int == 1)
+        #expect(manifest["id"] as? String == id)
+        let source_ = try #require(manifest["source"] as? [String: Any])
+        #expect(source_["database"] as? String == source.name)
+        #expect((source_["server_version"] as? String)?.hasPrefix("15.") == true)
+        #expect(source_["snapshot"] as? String != nil)
+        let artifacts = try #require(manifest["artifacts"] as? [[String: Any]])
+        let accounts = try #require(artifacts.first { ($0["table"] as? [String: String])?["name"] == "accounts" })
+        #expect(accounts["rows"] as? Int == 500)
+        #expect((accounts["sha256"] as? String)?.count == 64)
+        // The manifest's checksum matches the file on disk.
+        let data = try Data(contentsOf: folder.appendingPathComponent(accounts["name"] as! String))
+        #expect(data.count == accounts["stored_bytes"] as? Int)
+    }
+
+    @Test func selectorsFindBackupsByLatestIdAndLabel() throws {
+        let source = try TestDatabase.create("select_src")
+        try source.execute("CREATE TABLE t (v int); INSERT INTO t VALUES (1);")
+        let lifeboat = try LifeboatRunner(source: source.url)
+        defer { lifeboat.cleanUp() }
+        let first = try lifeboat.backup(["--label", "one"])
+        try source.execute("INSERT INTO t VALUES (2);")
+        let second = try lifeboat.backup()
+        #expect(second > first)
+
+        let list = try lifeboat.run(["list", "--json"])
+        #expect(list.status == 0)
+        let entries = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as! [[String: Any]]
+        #expect(entries.map { $0["id"] as? String } == [first, second])
+        #expect(entries[0]["label"] as? String == "one")
+
+        for (selector, rows) in [("latest", "2"), (first, "1"), ("one", "1")] {
+            let target = try TestDatabase.create("select_dst")
+            let result = try lifeboat.run(["restore", selector, "--into", target.url])
+            #expect(result.status == 0, "\(selector): \(result.stderr)")
+            #expect(try target.value("SELECT count(*) FROM t") == rows, "\(selector)")
+        }
+        #expect(try lifeboat.run(["verify", second]).stdout.contains("intact"))
+    }
+
+    @Test func restoreByHandRecipeFromTheReadmeWorks() throws {
+        let source = try TestDatabase.create("hand_src")
+        try source.execute(Fixtures.richSchema)
+        let lifeboat = try LifeboatRunner(source: source.url)
+        defer { lifeboat.cleanUp() }
+        let id = try lifeboat.backup()
+        let target = try TestDatabase.create("hand_dst")
+
+        let script = TestEnvironment.packageRoot.appendingPathComponent("examples/restore-by-hand.sh").path
+        let result = try Command.run(
+            "/bin/bash", [script, lifeboat.backups.appendingPathComponent(id).path, target.url],
+            environment: ["PATH": TestEnvironment.pgBin + ":" + (TestEnvironment.environment["PATH"] ?? "")])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try target.dump() == source.dump())
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+
+/// A fresh database on the test server, with helpers to fill and inspect it.
+struct TestDatabase {
+    let name: String
+    let url: String
+
+    /// Creates an empty database named `<prefix>_<random>`.
+    static func create(_ prefix: String) throws -> TestDatabase {
+        let server = try TestEnvironment.requireServer()
+        let name = "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+        let admin = TestDatabase(name: "postgres", url: server)
+        try admin.execute("CREATE DATABASE \(name)")
+        return TestDatabase(name: name, url: try Self.url(server, database: name))
+    }
+
+    /// `server` pointing at another database.
+    static func url(_ server: String, database: String) throws -> String {
+        guard var components = URLComponents(string: server) else { throw TestFailure("bad server URL") }
+        components.path = "/" + database
+        return components.string!
+    }
+
+    /// Runs SQL through psql, stopping at the first error.
+    @discardableResult
+    func execute(_ sql: String) throws -> String {
+        let result = try Command.run(
+            TestEnvironment.pgBin + "/psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-"], input: sql)
+        guard result.status == 0 else { throw TestFailure("psql failed on \(name): \(result.stderr)") }
+        return result.stdout
+    }
+
+    /// The single value a query returns.
+    func value(_ sql: String) throws -> String {
+        let result = try Command.run(
+            TestEnvironment.pgBin + "/psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        guard result.status == 0 else { throw TestFailure("psql failed on \(name): \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `pg_dump` of the database as plain SQL, without the random `\restrict` keys, for comparisons.
+    func dump(_ options: [String] = []) throws -> String {
+        let result = try Command.run(TestEnvironment.pgBin + "/pg_dump", options + ["-d", url])
+        guard result.status == 0 else { throw TestFailure("pg_dump failed on \(name): \(result.stderr)") }
+        return result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("\\restrict") && !$0.hasPrefix("\\unrestrict") }
+            .joined(separator: "\n")
+    }
+
+    /// Whether the database holds no user tables.
+    func isEmpty() throws -> Bool {
+        try value("""
+            SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+            """) == "0" && value("SELECT count(*) FROM pg_largeobject_metadata") == "0"
+    }
+}
+
+/// The CLI under test, run in a scratch folder of its own.
+struct LifeboatRunner {
+    let folder: URL
+    let environment: [String: String?]
+
+    /// A runner with a new scratch folder; `DATABASE_URL` is `source` when given.
+    init(source: String? = nil) throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        environment = ["DATABASE_URL": source]
+    }
+
+    /// The default target folder, `./backups`.
+    var backups: URL { folder.appendingPathComponent("backups") }
+
+    /// Runs `lifeboat` with `arguments`.
+    func run(_ arguments: [String], environment extra: [String: String?] = [:]) throws -> CommandResult {
+        try Command.run(
+            try TestEnvironment.lifeboatBinary(), arguments,
+            environment: environment.merging(extra) { _, new in new }, directory: folder)
+    }
+
+    /// Runs `lifeboat backup` and returns the new id, failing the test if it fails.
+    func backup(_ extra: [String] = []) throws -> String {
+        let result = try run(["backup"] + extra)
+        guard result.status == 0 else { throw TestFailure("backup failed (\(result.status)): \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Writes `lifeboat.yml` in the scratch folder.
+    func writeConfig(_ yaml: String) throws {
+        try yaml.write(to: folder.appendingPathComponent("lifeboat.yml"), atomically: true, encoding: .utf8)
+    }
+
+    func cleanUp() { try? FileManager.default.removeItem(at: folder) }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import LifeboatCore
+import Testing
+
+@Suite struct ManifestTests {
+    static func sample() -> Manifest {
+        let plan = ArtifactPlan(name: "data/000001-public.t.copy", kind: .tableData, table: TableName(schema: "public", name: "t"))
+        return Manifest(
+            id: "20250103143022", label: "before-migration", startedAt: Date(timeIntervalSince1970: 1_735_914_622),
+            finishedAt: Date(timeIntervalSince1970: 1_735_914_624.5),
+            source: SourceInfo(
+                kind: "postgresql", serverVersion: "15.18", database: "app", sizeBytes: 42, snapshot: "00000003-1",
+                encoding: "UTF8"),
+            artifacts: [
+                Artifact(plan: plan, rows: 3, codec: "none", rawBytes: 10, storedBytes: 10, sha256: String(repeating: "a", count: 64))
+            ])
+    }
+
+    @Test func roundTripsThroughJSON() throws {
+        let manifest = Self.sample()
+        let bytes = try manifest.encoded()
+        #expect(try Manifest.decode(bytes, from: "test") == manifest)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains("\"format_version\" : 1"))
+        #expect(text.contains("\"duration_seconds\" : 2.5"))
+        #expect(text.contains("\"started_at\" : \"2025-01-03T14:30:22.000Z\""))
+    }
+
+    @Test func newerFormatIsRefusedWithAClearMessage() throws {
+        var text = String(decoding: try Self.sample().encoded(), as: UTF8.self)
+        text = text.replacingOccurrences(of: "\"format_version\" : 1", with: "\"format_version\" : 99")
+        #expect {
+            try Manifest.decode(Array(text.utf8), from: "backup X")
+        } throws: { ($0 as? LifeboatError)?.message.contains("upgrade Lifeboat") == true }
+    }
+
+    @Test func garbageIsRefused() {
+        #expect {
+            try Manifest.decode(Array("{ nope".utf8), from: "backup X")
+        } throws: { ($0 as? LifeboatError)?.code == .checksumMismatch }
+    }
+}
