@@ -11,6 +11,7 @@ final class PGConnection: @unchecked Sendable {
     // Touched only on `worker`'s thread.
     private let handle: OpaquePointer
     private var copyFinished = false
+    private var closed = false
     /// The connection's target, for messages.
     let info: ConnectionInfo
 
@@ -20,7 +21,18 @@ final class PGConnection: @unchecked Sendable {
         self.info = info
     }
 
-    deinit { PQfinish(handle) }
+    deinit {
+        if !closed { PQfinish(handle) }
+    }
+
+    /// Closes the connection on its own thread.
+    func close() async {
+        _ = try? await worker.run {
+            guard !self.closed else { return }
+            self.closed = true
+            PQfinish(self.handle)
+        }
+    }
 
     /// Opens a connection.
     /// - Throws: ``LifeboatError`` saying whether the server is unreachable, the password wrong, or the

@@ -22,6 +22,7 @@ public struct PostgresDestination: RestoreDestination {
     public func checkEmpty() async throws {
         let session = try await PGConnection.connect(connection, purpose: "check")
         let found = try await session.query(DatabaseContents.summary).compactMap { $0[0] }
+        await session.close()
         guard found.isEmpty else {
             throw LifeboatError(
                 .targetNotEmpty,
@@ -68,6 +69,7 @@ public struct PostgresDestination: RestoreDestination {
             let row = try await session.query("SELECT count(*) FROM ONLY \(SQL.table(table))")
             counts[table] = Int(row.first?.first.flatMap { $0 } ?? "") ?? 0
         }
+        await session.close()
         return counts
     }
 
@@ -79,6 +81,7 @@ public struct PostgresDestination: RestoreDestination {
             try await session.run(statements)
         }
         try await session.run(DatabaseContents.recreatePublicSchema + ["COMMIT"])
+        await session.close()
     }
 }
 

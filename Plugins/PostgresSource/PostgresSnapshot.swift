@@ -71,7 +71,9 @@ final class PostgresSnapshot: SourceSnapshot, @unchecked Sendable {
     }
 
     func close() async {
+        for connection in await pool.drain() { await connection.close() }
         _ = try? await coordinator.query("COMMIT")
+        await coordinator.close()
     }
 }
 
@@ -89,6 +91,12 @@ actor ConnectionPool {
     func acquire() async -> PGConnection {
         if let connection = idle.popLast() { return connection }
         return await withCheckedContinuation { waiting.append($0) }
+    }
+
+    /// Takes every idle connection out of the pool, for closing.
+    func drain() -> [PGConnection] {
+        defer { idle.removeAll() }
+        return idle
     }
 
     func release(_ connection: PGConnection) {

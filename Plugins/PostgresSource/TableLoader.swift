@@ -17,6 +17,7 @@ struct TableLoader: Sendable {
                     while let artifact = await queue.next() {
                         try await load(artifact, on: session)
                     }
+                    await session.close()
                 }
             }
             try await group.waitForAll()

@@ -13,7 +13,7 @@ struct GlobalOptions: ParsableArguments {
 
     /// A logger writing to stderr at the chosen level.
     var logger: Logger {
-        var logger = Logger(label: "lifeboat") { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "lifeboat") { _ in LineLogHandler() }
         logger.logLevel = logLevel
         return logger
     }

@@ -27,10 +27,13 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     private static let chunkSize = 1 << 20
+    /// Reads stdout and waits for the exit.
     private let worker = BlockingWorker(name: "lifeboat-child")
+    /// Writes stdin, so that a child fed and drained at once cannot deadlock on one thread.
+    private let inputWorker: BlockingWorker?
     private let pid: pid_t
     private let errorPath: String
-    // The fields below are touched only on `worker`'s thread (or in deinit).
+    // Touched only on `worker`'s thread (`inputFD` on `inputWorker`'s), or in deinit.
     private var inputFD: Int32
     private var outputFD: Int32
     private var status: Status?
@@ -93,6 +96,7 @@ public final class ChildProcess: @unchecked Sendable {
             throw LifeboatError(.toolMissing, "cannot start \(executable): \(String(cString: strerror(result)))")
         }
         self.pid = pid
+        inputWorker = input == .pipe ? BlockingWorker(name: "lifeboat-child-input") : nil
         inputFD = inputPipe[1]
         outputFD = outputPipe[0]
     }
@@ -129,7 +133,8 @@ public final class ChildProcess: @unchecked Sendable {
     /// Writes a chunk to the child's stdin.
     /// - Throws: ``LifeboatError`` with code `io` when the child has closed its input.
     public func writeInput(_ chunk: [UInt8]) async throws {
-        try await worker.run {
+        guard let inputWorker else { throw LifeboatError(.internalError, "the child was started without an input pipe") }
+        try await inputWorker.run {
             try chunk.withUnsafeBytes { buffer in
                 var offset = 0
                 while offset < buffer.count {
@@ -146,7 +151,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Closes the child's stdin, so that it sees the end of its input.
     public func closeInput() async {
-        _ = try? await worker.run {
+        _ = try? await inputWorker?.run {
             if self.inputFD >= 0 { close(self.inputFD) }
             self.inputFD = -1
         }
