@@ -39,12 +39,13 @@ let package = Package(
         .target(
             name: "LifeboatPostgres", dependencies: ["LifeboatCore", "CLibPQ"], path: "Plugins/PostgresSource"),
         .target(name: "LifeboatLocalSink", dependencies: ["LifeboatCore"], path: "Plugins/LocalSink"),
+        .target(name: "LifeboatZstd", dependencies: ["LifeboatCore", "CZstd"], path: "Plugins/ZstdSink"),
 
         // The command line: thin commands that wire the built-in plugins into a registry.
         .target(
             name: "LifeboatCLI",
             dependencies: [
-                "LifeboatCore", "LifeboatPostgres", "LifeboatLocalSink",
+                "LifeboatCore", "LifeboatPostgres", "LifeboatLocalSink", "LifeboatZstd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -53,6 +54,9 @@ let package = Package(
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLibPQ", "CZstd", "CCurl"]),
         .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore"]),
         .testTarget(name: "LocalSinkTests", dependencies: ["LifeboatCore", "LifeboatLocalSink"]),
+        .testTarget(
+            name: "ZstdSinkTests",
+            dependencies: ["LifeboatCore", "LifeboatZstd", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "EndToEndTests", dependencies: ["LifeboatCore"]),
     ]
 )

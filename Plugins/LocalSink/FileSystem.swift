@@ -94,6 +94,7 @@ enum FileSystem {
         let parent = path.split(separator: "/").dropLast().joined(separator: "/")
         if !parent.isEmpty { try makeDirectories("/" + parent) }
         _ = try makeDirectory(path)
+        try syncDirectory(parent.isEmpty ? "/" : "/" + parent)  // the new folder's entry survives a power loss
     }
 
     static func isDirectory(_ path: String) -> Bool { kind(path) == S_IFDIR }

@@ -32,7 +32,7 @@ final class LocalArtifactWriter: ArtifactWriter, @unchecked Sendable {
 
     func abort() async {
         let path = self.path
-        _ = try? await worker.run {
+        await worker.runCleanup {
             self.file?.close()
             self.file = nil
             FileSystem.remove(path + ".partial")
@@ -66,6 +66,6 @@ final class LocalArtifactReader: ArtifactReader, @unchecked Sendable {
 
     func close() async {
         let file = self.file
-        _ = try? await worker.run { file.close() }
+        await worker.runCleanup { file.close() }
     }
 }

@@ -37,7 +37,7 @@ struct ClientTools: Sendable {
         let process = try ChildProcess(executable: path, arguments: ["--version"])
         var output: [UInt8] = []
         while let chunk = try await process.readOutput() { output += chunk }
-        let status = try await process.wait()
+        let status = await process.wait()
         let text = String(decoding: output, as: UTF8.self)
         guard status.succeeded,
             let range = text.range(of: #"\) [0-9]+"#, options: .regularExpression),

@@ -13,6 +13,12 @@ struct ConnectionInfo: Sendable {
     /// Parses `url` with libpq's own parser.
     /// - Throws: ``LifeboatError`` with code `configInvalid`, without echoing the URL.
     init(url: String, place: String) throws {
+        if let authority = Self.authority(of: url), authority.filter({ $0 == "@" }).count > 1 {
+            throw LifeboatError(
+                .configInvalid,
+                "\(place) has more than one '@' before the host; percent-encode '@', '/' and ':' in the password "
+                    + "(%40, %2F, %3A)")
+        }
         var error: UnsafeMutablePointer<CChar>?
         guard let parsed = PQconninfoParse(url, &error) else {
             if let error { PQfreemem(error) }
@@ -33,6 +39,14 @@ struct ConnectionInfo: Sendable {
         }
         self.options = options
         self.password = password
+    }
+
+    /// The part of a `postgresql://` URL between the scheme and the first `/`, `?` or `#` after the last `@`.
+    private static func authority(of url: String) -> Substring? {
+        guard let scheme = url.range(of: "://") else { return nil }
+        let rest = url[scheme.upperBound...]
+        let end = rest.lastIndex(of: "@").flatMap { at in rest[at...].firstIndex { "/?#".contains($0) } } ?? rest.endIndex
+        return rest[..<end]
     }
 
     private init(options: [(key: String, value: String)], password: String?) {

@@ -27,7 +27,7 @@ final class PGConnection: @unchecked Sendable {
 
     /// Closes the connection on its own thread.
     func close() async {
-        _ = try? await worker.run {
+        await worker.runCleanup {
             guard !self.closed else { return }
             self.closed = true
             PQfinish(self.handle)
@@ -46,6 +46,8 @@ final class PGConnection: @unchecked Sendable {
                 PQfinish(handle)
                 throw PostgresErrors.connectionFailure(message, info: info)
             }
+            // Server notices ("drop cascades to ...") would reach stderr as extra lines; Lifeboat reports its own.
+            PQsetNoticeProcessor(handle, { _, _ in }, nil)
             return HandleBox(handle: handle)
         }
         return PGConnection(worker: worker, handle: box.handle, info: info)
@@ -170,7 +172,7 @@ final class PGConnection: @unchecked Sendable {
 
     /// Aborts the COPY so that none of its rows are kept.
     func failCopyIn(reason: String) async {
-        _ = try? await worker.run {
+        await worker.runCleanup {
             _ = PQputCopyEnd(self.handle, reason)
             _ = try? self.finishCopy()
         }

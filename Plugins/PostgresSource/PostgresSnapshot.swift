@@ -6,14 +6,14 @@ final class PostgresSnapshot: SourceSnapshot, @unchecked Sendable {
     let plan: [ArtifactPlan]
     var parallelism: Int { pool.size + 1 }
 
-    private let tables: [TableName]
+    private let tables: [CopiedTable]
     private let coordinator: PGConnection
     private let pool: ConnectionPool
     private let connection: ConnectionInfo
     private let pgDump: String
 
     init(
-        info: SourceInfo, tables: [TableName], coordinator: PGConnection, pool: ConnectionPool,
+        info: SourceInfo, tables: [CopiedTable], coordinator: PGConnection, pool: ConnectionPool,
         connection: ConnectionInfo, pgDump: String
     ) {
         self.info = info
@@ -25,7 +25,8 @@ final class PostgresSnapshot: SourceSnapshot, @unchecked Sendable {
         plan = [ArtifactPlan(name: ArtifactName.schema, kind: .schema)]
             + tables.enumerated().map { position, table in
                 ArtifactPlan(
-                    name: ArtifactName.tableData(position: position + 1, table: table), kind: .tableData, table: table)
+                    name: ArtifactName.tableData(position: position + 1, table: table.name), kind: .tableData,
+                    table: table.name, columns: table.columns)
             }
     }
 
@@ -36,13 +37,18 @@ final class PostgresSnapshot: SourceSnapshot, @unchecked Sendable {
             try await dumpSchema(to: output)
             return nil
         }
-        let worker = await pool.acquire()
+        let worker = try await pool.acquire()
         do {
-            let rows = try await worker.copyOut("COPY \(SQL.table(table)) TO STDOUT", to: output)
-            await pool.release(worker)  // a connection that failed mid-COPY is not reused
+            let sql = "COPY \(SQL.table(table))\(SQL.columnList(artifact.columns)) TO STDOUT"
+            let rows = try await worker.copyOut(sql, to: output)
+            await pool.release(worker)
             return rows
-        } catch let error as PostgresServerError {
-            throw LifeboatError(.backupFailed, "copying table \(table) failed: \(error)", cause: error)
+        } catch {
+            await worker.close()  // a connection that failed mid-COPY is not reused
+            if let error = error as? PostgresServerError {
+                throw LifeboatError(.backupFailed, "copying table \(table) failed: \(error)", cause: error)
+            }
+            throw error
         }
     }
 
@@ -53,17 +59,17 @@ final class PostgresSnapshot: SourceSnapshot, @unchecked Sendable {
         let arguments = [
             "--format=custom", "--compress=0", "--no-password", "--snapshot=\(info.snapshot)",
             "--dbname=\(connection.conninfoWithoutPassword)",
-        ] + tables.map { "--exclude-table-data=\(SQL.exactPattern($0))" }
+        ] + tables.map { "--exclude-table-data=\(SQL.exactPattern($0.name))" }
         let process = try ChildProcess(
             executable: pgDump, arguments: arguments, environment: connection.toolEnvironment)
         do {
             while let chunk = try await process.readOutput() { try await output(chunk) }
         } catch {
             process.terminate()
-            _ = try? await process.wait()
+            _ = await process.wait()
             throw error
         }
-        let status = try await process.wait()
+        let status = await process.wait()
         guard status.succeeded else {
             throw LifeboatError(
                 .backupFailed, "pg_dump failed (exit \(status.code)): \(status.errorOutput)")
@@ -77,10 +83,12 @@ final class PostgresSnapshot: SourceSnapshot, @unchecked Sendable {
     }
 }
 
-/// Hands out the snapshot's worker connections, one task at a time each.
+/// Hands out the snapshot's worker connections, one task at a time each. A task waiting for one gives up when it
+/// is cancelled, so a failed backup never leaves a waiter behind.
 actor ConnectionPool {
     private var idle: [PGConnection]
-    private var waiting: [CheckedContinuation<PGConnection, Never>] = []
+    private var waiting: [(id: Int, continuation: CheckedContinuation<PGConnection, any Error>)] = []
+    private var nextWaiter = 0
     nonisolated let size: Int
 
     init(_ connections: [PGConnection]) {
@@ -88,22 +96,39 @@ actor ConnectionPool {
         size = connections.count
     }
 
-    func acquire() async -> PGConnection {
+    func acquire() async throws -> PGConnection {
         if let connection = idle.popLast() { return connection }
-        return await withCheckedContinuation { waiting.append($0) }
+        let id = nextWaiter
+        nextWaiter += 1
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                if Task.isCancelled {
+                    continuation.resume(throwing: CancellationError())
+                } else {
+                    waiting.append((id, continuation))
+                }
+            }
+        } onCancel: {
+            Task { await self.cancelWaiter(id) }
+        }
     }
 
-    /// Takes every idle connection out of the pool, for closing.
-    func drain() -> [PGConnection] {
-        defer { idle.removeAll() }
-        return idle
+    private func cancelWaiter(_ id: Int) {
+        guard let index = waiting.firstIndex(where: { $0.id == id }) else { return }
+        waiting.remove(at: index).continuation.resume(throwing: CancellationError())
     }
 
     func release(_ connection: PGConnection) {
         if waiting.isEmpty {
             idle.append(connection)
         } else {
-            waiting.removeFirst().resume(returning: connection)
+            waiting.removeFirst().continuation.resume(returning: connection)
         }
+    }
+
+    /// Takes every idle connection out of the pool, for closing.
+    func drain() -> [PGConnection] {
+        defer { idle.removeAll() }
+        return idle
     }
 }

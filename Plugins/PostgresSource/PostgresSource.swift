@@ -27,7 +27,7 @@ public struct PostgresSource: Source {
             let tables = try await listTables(coordinator)
             if !tables.isEmpty {
                 try await coordinator.query(
-                    "LOCK TABLE " + tables.map { SQL.table($0) }.joined(separator: ", ") + " IN ACCESS SHARE MODE")
+                    "LOCK TABLE " + tables.map { SQL.table($0.name) }.joined(separator: ", ") + " IN ACCESS SHARE MODE")
             }
             var workers: [PGConnection] = []
             for index in 0..<jobs {
@@ -64,17 +64,28 @@ public struct PostgresSource: Source {
     /// Tables whose rows Lifeboat copies itself: ordinary tables and leaf partitions, outside system schemas and
     /// extensions (pg_dump handles extension configuration tables). Largest first, so parallel copies finish
     /// together.
-    private func listTables(_ connection: PGConnection) async throws -> [TableName] {
+    private func listTables(_ connection: PGConnection) async throws -> [CopiedTable] {
         try await connection.query("""
-            SELECT n.nspname, c.relname
+            SELECT n.nspname, c.relname,
+                   (SELECT coalesce(json_agg(attname ORDER BY attnum), '[]') FROM pg_attribute
+                    WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped AND attgenerated = '')
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind = 'r' AND c.relpersistence <> 't'
               AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
               AND NOT EXISTS (SELECT 1 FROM pg_depend d
                               WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
             ORDER BY pg_relation_size(c.oid) DESC, n.nspname, c.relname
-            """).map { TableName(schema: $0[0] ?? "", name: $0[1] ?? "") }
+            """).map { row in
+            let columns = try JSONDecoder().decode([String].self, from: Data((row[2] ?? "[]").utf8))
+            return CopiedTable(name: TableName(schema: row[0] ?? "", name: row[1] ?? ""), columns: columns)
+        }
     }
+}
+
+/// A table whose rows Lifeboat copies, with its columns in the order `COPY` writes them.
+struct CopiedTable: Sendable {
+    let name: TableName
+    let columns: [String]
 }
 
 /// Settings every Lifeboat session uses, so that COPY text round-trips exactly and long runs are not cut off.
@@ -82,7 +93,7 @@ enum SessionSettings {
     static let common = [
         "SET DateStyle = ISO", "SET IntervalStyle = postgres", "SET extra_float_digits = 3",
         "SET statement_timeout = 0", "SET lock_timeout = 0", "SET idle_in_transaction_session_timeout = 0",
-        "SET row_security = off",
+        "SET row_security = off", "SET search_path = pg_catalog",
     ]
     /// Sessions that move table data also speak the database's own encoding, so nothing is converted.
     static func data(encoding: String) -> [String] {

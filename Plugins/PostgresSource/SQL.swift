@@ -13,6 +13,12 @@ enum SQL {
         identifier(table.schema) + "." + identifier(table.name)
     }
 
+    /// ` ("a", "b")` for a `COPY` column list; empty for a table without columns (or an unknown list).
+    static func columnList(_ columns: [String]?) -> String {
+        guard let columns, !columns.isEmpty else { return "" }
+        return " (" + columns.map(identifier).joined(separator: ", ") + ")"
+    }
+
     /// A quoted string literal, safe with `standard_conforming_strings` on or off.
     static func literal(_ text: String) -> String {
         "E'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''") + "'"

@@ -26,11 +26,11 @@ struct SchemaRestorer: Sendable {
             // pg_restore stops reading once it has what the section needs; its exit status decides.
         } catch {
             process.terminate()
-            _ = try? await process.wait()
+            _ = await process.wait()
             throw error
         }
         await process.closeInput()
-        let status = try await process.wait()
+        let status = await process.wait()
         guard status.succeeded else {
             throw LifeboatError(.restoreFailed, "pg_restore --section=\(section) failed: \(status.errorOutput)")
         }

@@ -27,7 +27,7 @@ struct TableLoader: Sendable {
     private func load(_ artifact: Artifact, on session: PGConnection) async throws {
         guard let table = artifact.table else { return }
         do {
-            try await session.beginCopyIn("COPY \(SQL.table(table)) FROM STDIN")
+            try await session.beginCopyIn("COPY \(SQL.table(table))\(SQL.columnList(artifact.columns)) FROM STDIN")
             do {
                 try await store.read(artifact) { chunk in try await session.putCopyData(chunk) }
                 _ = try await session.endCopyIn()

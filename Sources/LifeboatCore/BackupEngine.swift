@@ -8,13 +8,16 @@ public struct BackupEngine: Sendable {
     public let source: any Source
     /// Where the backup goes.
     public let sink: any Sink
+    /// How artifacts are encoded on the way; `nil` stores raw bytes.
+    public let codec: (any StreamCodec)?
     /// Progress and diagnostics.
     public let logger: Logger
 
     /// Creates an engine.
-    public init(source: any Source, sink: any Sink, logger: Logger) {
+    public init(source: any Source, sink: any Sink, codec: (any StreamCodec)?, logger: Logger) {
         self.source = source
         self.sink = sink
+        self.codec = codec
         self.logger = logger
     }
 
@@ -83,36 +86,58 @@ public struct BackupEngine: Sendable {
     private func dump(_ plan: ArtifactPlan, from snapshot: any SourceSnapshot, to backup: any BackupWriter)
         async throws -> Artifact
     {
-        let output = ChecksummingWriter(try await backup.makeArtifactWriter(name: plan.name))
+        let name = plan.name + (codec?.fileExtension ?? "")
+        let pipeline = ArtifactPipeline(
+            writer: try await backup.makeArtifactWriter(name: name), encoder: try codec?.makeEncoder())
         do {
-            let rows = try await snapshot.dump(plan) { chunk in try await output.write(chunk) }
-            let (bytes, sha256) = try await output.commit()
-            logger.debug("stored \(plan.name)", metadata: ["bytes": "\(bytes)", "rows": "\(rows.map(String.init) ?? "-")"])
-            return Artifact(plan: plan, rows: rows, codec: "none", rawBytes: bytes, storedBytes: bytes, sha256: sha256)
+            let rows = try await snapshot.dump(plan) { chunk in try await pipeline.write(chunk) }
+            let sizes = try await pipeline.commit()
+            logger.debug(
+                "stored \(name)",
+                metadata: ["raw": "\(sizes.raw.byteCount)", "stored": "\(sizes.stored.byteCount)",
+                           "rows": "\(rows.map(String.init) ?? "-")"])
+            return Artifact(
+                plan: plan, name: name, rows: rows, codec: codec?.name ?? "none", level: codec?.level,
+                rawBytes: sizes.raw.byteCount, rawSha256: sizes.raw.hexDigest(),
+                storedBytes: sizes.stored.byteCount, sha256: sizes.stored.hexDigest())
         } catch {
-            await output.abort()
+            await pipeline.abort()
             throw error
         }
     }
 }
 
-/// Forwards chunks to an artifact writer while hashing them. Used by one task at a time.
-private final class ChecksummingWriter: @unchecked Sendable {
-    private let inner: any ArtifactWriter
-    private var digest = StreamDigest()
+/// One artifact's way to the sink: hash the raw bytes, encode them, hash the stored bytes, write. Used by one
+/// task at a time.
+private final class ArtifactPipeline: @unchecked Sendable {
+    private let writer: any ArtifactWriter
+    private let encoder: (any StreamEncoder)?
+    private var raw = StreamDigest()
+    private var stored = StreamDigest()
 
-    init(_ inner: any ArtifactWriter) { self.inner = inner }
+    init(writer: any ArtifactWriter, encoder: (any StreamEncoder)?) {
+        self.writer = writer
+        self.encoder = encoder
+    }
 
     func write(_ chunk: [UInt8]) async throws {
         guard !chunk.isEmpty else { return }
-        digest.update(chunk)
-        try await inner.write(chunk)
+        raw.update(chunk)
+        try await store(encoder == nil ? chunk : try await encoder!.encode(chunk))
     }
 
-    func commit() async throws -> (bytes: Int, sha256: String) {
-        try await inner.commit()
-        return (digest.byteCount, digest.hexDigest())
+    private func store(_ bytes: [UInt8]) async throws {
+        guard !bytes.isEmpty else { return }
+        stored.update(bytes)
+        try await writer.write(bytes)
     }
 
-    func abort() async { await inner.abort() }
+    /// Flushes the encoder and commits the artifact.
+    func commit() async throws -> (raw: StreamDigest, stored: StreamDigest) {
+        if let encoder { try await store(try await encoder.finish()) }
+        try await writer.commit()
+        return (raw, stored)
+    }
+
+    func abort() async { await writer.abort() }
 }

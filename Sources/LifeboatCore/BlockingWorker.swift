@@ -29,12 +29,15 @@ public final class BlockingWorker: Sendable {
     public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try Task.checkCancellation()
         return try await withCheckedThrowingContinuation { continuation in
-            let accepted = queue.submit {
-                continuation.resume(with: Result { try body() })
-            }
-            if !accepted {
-                continuation.resume(throwing: LifeboatError(.internalError, "a worker thread was used after it stopped"))
-            }
+            queue.submit { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// Runs `body` on the worker's thread even when the task is cancelled: for cleanup (closing a handle, aborting
+    /// a write, reaping a child) that must happen whatever else went wrong.
+    public func runCleanup<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            queue.submit { continuation.resume(returning: body()) }
         }
     }
 }
@@ -46,13 +49,14 @@ private final class JobQueue: @unchecked Sendable {
     private var head = 0
     private var closed = false
 
-    func submit(_ job: @escaping @Sendable () -> Void) -> Bool {
+    /// Queues a job. The queue closes only when its worker is released, so a caller holding the worker always
+    /// finds it open.
+    func submit(_ job: @escaping @Sendable () -> Void) {
         condition.lock()
         defer { condition.unlock() }
-        guard !closed else { return false }
+        precondition(!closed, "a worker thread was used after it stopped")
         jobs.append(job)
         condition.signal()
-        return true
     }
 
     /// The next job, waiting for one; `nil` once the queue is closed and drained.

@@ -151,15 +151,15 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Closes the child's stdin, so that it sees the end of its input.
     public func closeInput() async {
-        _ = try? await inputWorker?.run {
+        await inputWorker?.runCleanup {
             if self.inputFD >= 0 { close(self.inputFD) }
             self.inputFD = -1
         }
     }
 
-    /// Waits for the child to exit.
-    public func wait() async throws -> Status {
-        try await worker.run { self.reap(blocking: true)! }
+    /// Waits for the child to exit, even when the task is cancelled (a child is always reaped).
+    public func wait() async -> Status {
+        await worker.runCleanup { self.reap(blocking: true)! }
     }
 
     /// Whether the child is still running.

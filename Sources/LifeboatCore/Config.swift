@@ -44,10 +44,13 @@ public struct TargetConfig: Sendable, Equatable {
     public var name: String
     /// A path, a `file://` URL, or another scheme a plugin registers.
     public var url: String
+    /// How artifacts are encoded on this target.
+    public var compression: CompressionConfig
 
     /// Creates a target.
-    public init(name: String, url: String) {
+    public init(name: String, url: String, compression: CompressionConfig = .default) {
         self.name = name
         self.url = url
+        self.compression = compression
     }
 }

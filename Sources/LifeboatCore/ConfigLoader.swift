@@ -33,7 +33,18 @@ public struct ConfigLoader: Sendable {
         } catch let error as LifeboatError {
             throw LifeboatError(error.code, "config file \(file): \(error.message)")
         } catch {
-            throw LifeboatError(.configInvalid, "config file \(file) is not valid YAML: \(error)")
+            throw LifeboatError(.configInvalid, "config file \(file) is not valid YAML\(Self.position(of: error))")
+        }
+    }
+
+    /// Where a YAML error is, e.g. ` (line 3, column 7: found unexpected end of stream)`. The offending line is
+    /// never quoted: it may hold a password.
+    private static func position(of error: any Error) -> String {
+        switch error as? YamlError {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+            .composer(_, let problem, let mark, _):
+            " (line \(mark.line), column \(mark.column): \(problem))"
+        default: ""
         }
     }
 
@@ -54,7 +65,7 @@ public struct ConfigLoader: Sendable {
             }
             for (index, entry) in entries.enumerated() {
                 let place = "targets[\(index)]"
-                let map = try mapping(entry, at: place, keys: ["name", "url"])
+                let map = try mapping(entry, at: place, keys: ["name", "url", "compression"])
                 let name = try map["name"].map { try string($0, at: "\(place).name") }
                     ?? (index == 0 ? "primary" : "target\(index + 1)")
                 try checkName(name, at: "\(place).name")
@@ -62,12 +73,25 @@ public struct ConfigLoader: Sendable {
                     throw LifeboatError(.configInvalid, "\(place).name '\(name)' is used by another target")
                 }
                 let url = try map["url"].map { try string($0, at: "\(place).url") } ?? Self.defaultTarget.url
-                targets.append(TargetConfig(name: name, url: url))
+                let compression = try map["compression"].map { try self.compression($0, at: "\(place).compression") }
+                targets.append(TargetConfig(name: name, url: url, compression: compression ?? .default))
             }
         }
         return LifeboatConfig(
             source: SourceConfig(url: url, jobs: jobs, pgBinDir: binDir),
             targets: targets.isEmpty ? [Self.defaultTarget] : targets)
+    }
+
+    /// `zstd`, `none`, or `{codec: zstd, level: 1..19, threads: N}`.
+    private func compression(_ value: Any, at place: String) throws -> CompressionConfig {
+        if !(value is [String: Any]) {
+            return CompressionConfig(codec: try string(value, at: place))
+        }
+        let map = try mapping(value, at: place, keys: ["codec", "level", "threads"])
+        return CompressionConfig(
+            codec: try map["codec"].map { try string($0, at: "\(place).codec") } ?? "zstd",
+            level: try map["level"].map { try integer($0, at: "\(place).level", in: 1...19) },
+            threads: try map["threads"].map { try integer($0, at: "\(place).threads", in: 1...64) })
     }
 
     private func mapping(_ value: Any, at place: String, keys: Set<String>) throws -> [String: Any] {

@@ -47,6 +47,9 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     /// The total number of stored bytes.
     public var storedBytes: Int { artifacts.reduce(0) { $0 + $1.storedBytes } }
+
+    /// The total number of raw bytes.
+    public var rawBytes: Int { artifacts.reduce(0) { $0 + $1.rawBytes } }
 }
 
 /// The tool that wrote a backup.
@@ -99,27 +102,39 @@ public struct Artifact: Codable, Sendable, Equatable {
     public var kind: ArtifactKind
     /// The table whose rows it holds, for table data.
     public var table: TableName?
+    /// The table's columns in the order the data holds them, for table data.
+    public var columns: [String]?
     /// The number of rows, for table data.
     public var rows: Int?
     /// The codec of the stored bytes; `none` stores the raw bytes.
     public var codec: String
+    /// The codec's level, if it has one.
+    public var level: Int?
     /// Bytes before encoding.
     public var rawBytes: Int
     /// Bytes stored.
     public var storedBytes: Int
-    /// Lowercase hex SHA-256 of the stored bytes.
+    /// Lowercase hex SHA-256 of the stored bytes, checked before decoding.
     public var sha256: String
+    /// Lowercase hex SHA-256 of the raw bytes, checked after decoding (catches a codec fault).
+    public var rawSha256: String
 
     /// Creates an artifact record.
+    /// - Parameters:
+    ///   - name: The stored name: the plan's name plus the codec's suffix.
     public init(
-        plan: ArtifactPlan, rows: Int?, codec: String, rawBytes: Int, storedBytes: Int, sha256: String
+        plan: ArtifactPlan, name: String, rows: Int?, codec: String, level: Int?, rawBytes: Int, rawSha256: String,
+        storedBytes: Int, sha256: String
     ) {
-        self.name = plan.name
+        self.name = name
         self.kind = plan.kind
         self.table = plan.table
+        self.columns = plan.columns
         self.rows = rows
         self.codec = codec
+        self.level = level
         self.rawBytes = rawBytes
+        self.rawSha256 = rawSha256
         self.storedBytes = storedBytes
         self.sha256 = sha256
     }
@@ -163,12 +178,16 @@ public struct ArtifactPlan: Sendable, Equatable {
     public var kind: ArtifactKind
     /// The table, for table data.
     public var table: TableName?
+    /// The table's columns in data order, for table data. Restores name them explicitly, because a restored
+    /// table's physical column order can differ from the source's (e.g. a column added to an inheritance parent).
+    public var columns: [String]?
 
     /// Creates a plan.
-    public init(name: String, kind: ArtifactKind, table: TableName? = nil) {
+    public init(name: String, kind: ArtifactKind, table: TableName? = nil, columns: [String]? = nil) {
         self.name = name
         self.kind = kind
         self.table = table
+        self.columns = columns
     }
 }
 

@@ -26,10 +26,13 @@ public struct PluginRegistry: Sendable {
     public typealias SinkFactory = @Sendable (TargetConfig) throws -> any Sink
     /// Makes a restore destination from a database URL.
     public typealias DestinationFactory = @Sendable (String, DestinationOptions) throws -> any RestoreDestination
+    /// Makes a codec from a target's `compression:` setting.
+    public typealias CodecFactory = @Sendable (CompressionConfig) throws -> any StreamCodec
 
     private var sources: [String: SourceFactory] = [:]
     private var sinks: [String: SinkFactory] = [:]
     private var destinations: [String: DestinationFactory] = [:]
+    private var codecs: [String: CodecFactory] = [:]
 
     /// An empty registry.
     public init() {}
@@ -56,6 +59,36 @@ public struct PluginRegistry: Sendable {
         var copy = self
         copy.destinations[scheme] = factory
         return copy
+    }
+
+    /// A copy that encodes artifacts with the codec named `name` (e.g. `zstd`).
+    public func registering(codec name: String, _ factory: @escaping CodecFactory) -> Self {
+        precondition(codecs[name] == nil && name != "none", "codec '\(name)' registered twice")
+        var copy = self
+        copy.codecs[name] = factory
+        return copy
+    }
+
+    /// The codec of a `compression:` setting; `nil` for `none`.
+    public func makeCodec(_ config: CompressionConfig) throws -> (any StreamCodec)? {
+        guard config.codec != "none" else { return nil }
+        guard let factory = codecs[config.codec] else {
+            throw LifeboatError(
+                .configInvalid,
+                "compression '\(config.codec)' is unknown; known: "
+                    + (["none"] + codecs.keys.sorted()).joined(separator: ", "))
+        }
+        return try factory(config)
+    }
+
+    /// A decoder for artifacts a manifest says were stored with codec `name`.
+    public func makeDecoder(codec name: String) throws -> (any StreamDecoder)? {
+        guard name != "none" else { return nil }
+        guard let factory = codecs[name] else {
+            throw LifeboatError(
+                .configInvalid, "the backup uses codec '\(name)', which this Lifeboat build cannot read")
+        }
+        return try factory(CompressionConfig(codec: name)).makeDecoder()
     }
 
     /// Makes the configured source.

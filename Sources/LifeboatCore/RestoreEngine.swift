@@ -26,13 +26,16 @@ public struct RestoreEngine: Sendable {
     public let sink: any Sink
     /// The database to restore into.
     public let destination: any RestoreDestination
+    /// Supplies decoders for the backup's codecs.
+    public let registry: PluginRegistry
     /// Progress and diagnostics.
     public let logger: Logger
 
     /// Creates an engine.
-    public init(sink: any Sink, destination: any RestoreDestination, logger: Logger) {
+    public init(sink: any Sink, destination: any RestoreDestination, registry: PluginRegistry, logger: Logger) {
         self.sink = sink
         self.destination = destination
+        self.registry = registry
         self.logger = logger
     }
 
@@ -41,7 +44,7 @@ public struct RestoreEngine: Sendable {
     public func run(_ selector: BackupSelector) async throws -> RestoreReport {
         let manifest = try await Catalog(sink: sink).resolve(selector)
         try await destination.checkEmpty()
-        let store = ArtifactStore(sink: sink, manifest: manifest)
+        let store = ArtifactStore(sink: sink, manifest: manifest, registry: registry)
         logger.info("verifying backup \(manifest.id) before restoring", metadata: ["artifacts": "\(manifest.artifacts.count)"])
         try await store.verifyAll(logger: logger)
 

@@ -104,6 +104,48 @@ struct BadInputTests {
         expectOneLineFailure(try lifeboat.run(["backup", "--log-level", "trace"]), code: 69, mentioning: "127.0.0.1")
     }
 
+    @Test func brokenYAMLNeverEchoesThePassword() throws {
+        let lifeboat = try LifeboatRunner()
+        defer { lifeboat.cleanUp() }
+        try lifeboat.writeConfig("source:\n  url: \"postgresql://app:\(Self.password)@db/app\n")
+        expectOneLineFailure(try lifeboat.run(["backup"]), code: 78, mentioning: "not valid YAML (line")
+    }
+
+    @Test func unencodedAtSignInPasswordIsExplained() throws {
+        let lifeboat = try LifeboatRunner(source: "postgresql://app:\(Self.password)@x@127.0.0.1:1/app")
+        defer { lifeboat.cleanUp() }
+        expectOneLineFailure(try lifeboat.run(["backup"]), code: 78, mentioning: "percent-encode")
+    }
+
+    /// A table that cannot be read fails the backup at once, with more tables queued than connections.
+    @Test func unreadableTableFailsTheBackupPromptly() throws {
+        let source = try TestDatabase.create("rls_src")
+        let role = "lb_reader_\(UUID().uuidString.prefix(8).lowercased())"
+        try source.execute("""
+            CREATE ROLE \(role) LOGIN PASSWORD '\(Self.password)';
+            CREATE TABLE big AS SELECT g, md5(g::text) AS m FROM generate_series(1, 400000) g;
+            CREATE TABLE guarded (v int);
+            INSERT INTO guarded VALUES (1);
+            ALTER TABLE guarded ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY nobody ON guarded USING (false);
+            CREATE TABLE t3 (v int); CREATE TABLE t4 (v int); CREATE TABLE t5 (v int);
+            GRANT SELECT ON ALL TABLES IN SCHEMA public TO \(role);
+            """)
+        var url = URLComponents(string: source.url)!
+        url.user = role
+        url.password = Self.password
+        let lifeboat = try LifeboatRunner(source: url.string!)
+        defer { lifeboat.cleanUp() }
+        try lifeboat.writeConfig("source:\n  jobs: 1\n")
+        let started = Date()
+        let result = try lifeboat.run(["backup"])
+        #expect(Date().timeIntervalSince(started) < 60)
+        expectOneLineFailure(result, code: 1, mentioning: "copying table public.guarded failed")
+        #expect(result.stderr.contains("row-level security"))
+        let folders = (try? FileManager.default.contentsOfDirectory(atPath: lifeboat.backups.path)) ?? []
+        #expect(folders.isEmpty, "a failed backup leaves nothing behind: \(folders)")
+    }
+
     @Test func targetFolderNotWritable() throws {
         let source = try TestDatabase.create("unwritable")
         let lifeboat = try LifeboatRunner(source: source.url)

@@ -12,17 +12,16 @@ struct ConsistencyTests {
         #expect(initialize.status == 0, "\(initialize.stderr)")
 
         let writers = try ChildProcess(
-            executable: TestEnvironment.pgBin + "/pgbench", arguments: ["-c", "4", "-j", "2", "-T", "10", "-n", source.url],
+            executable: TestEnvironment.pgBin + "/pgbench", arguments: ["-c", "4", "-j", "2", "-T", "40", "-n", source.url],
             output: .discard)
-        defer { writers.terminate() }
         try await Task.sleep(for: .seconds(2))
 
         let lifeboat = try LifeboatRunner(source: source.url)
         defer { lifeboat.cleanUp() }
         let id = try lifeboat.backup()
         #expect(try await writers.isRunning(), "pgbench must still be writing when the backup ends")
-        let pgbench = try await writers.wait()
-        #expect(pgbench.succeeded, "\(pgbench.errorOutput)")
+        writers.terminate()
+        _ = await writers.wait()
 
         let target = try TestDatabase.create("bench_dst")
         let restore = try lifeboat.run(["restore", id, "--into", target.url])

@@ -36,7 +36,7 @@ struct CorruptionTests {
         let lifeboat = try LifeboatRunner(source: source.url)
         defer { lifeboat.cleanUp() }
         let id = try lifeboat.backup()
-        try FileManager.default.removeItem(at: lifeboat.backups.appendingPathComponent("\(id)/schema.pgdump"))
+        try FileManager.default.removeItem(at: lifeboat.backups.appendingPathComponent("\(id)/schema.pgdump.zst"))
         let verify = try lifeboat.run(["verify"])
         #expect(verify.status == 66)
         #expect(verify.stderr.contains("schema.pgdump"))

@@ -24,6 +24,7 @@ struct FailedRestoreTests {
 
         let result = try lifeboat.run(["restore", "--into", target.url])
         #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "one line, no server notices: \(result.stderr)")
         #expect(result.stderr.contains("creating indexes, constraints and triggers"))
         #expect(result.stderr.contains("division by zero"))
         #expect(result.stderr.contains("returned to empty"))

@@ -58,8 +58,9 @@ enum Fixtures {
 
         CREATE TABLE app.animals (id serial PRIMARY KEY, name text);
         CREATE TABLE app.dogs (good boolean DEFAULT true) INHERITS (app.animals);
+        ALTER TABLE app.animals ADD COLUMN legs integer DEFAULT 4;  -- now sits between dogs' own columns
         INSERT INTO app.animals (name) VALUES ('generic');
-        INSERT INTO app.dogs (name) VALUES ('rex'), ('fido');
+        INSERT INTO app.dogs (name, good, legs) VALUES ('rex', true, 3), ('fido', false, 4);
 
         CREATE UNLOGGED TABLE app.cache (k text PRIMARY KEY, v text);
         INSERT INTO app.cache VALUES ('k1', 'v1');

@@ -18,8 +18,13 @@ struct RoundTripTests {
         #expect(restore.stdout.contains("row counts match"))
         #expect(restore.stdout.contains("app.orders_2026"))
 
-        #expect(try target.dump(["--schema-only"]) == source.dump(["--schema-only"]))
-        #expect(try target.dump() == source.dump())
+        // What a pg_dump/pg_restore round trip keeps, Lifeboat keeps: the restored database matches one restored
+        // by pg_restore (which, too, moves a column added to an inheritance parent ahead of the child's own).
+        let reference = try TestDatabase.create("rich_ref").restoring(from: source)
+        #expect(try target.dump(["--schema-only"]) == reference.dump(["--schema-only"]))
+        #expect(try target.dump() == reference.dump())
+        let dogs = "SELECT string_agg(concat_ws(',', id, name, good, legs), ';' ORDER BY id) FROM app.dogs"
+        #expect(try target.value(dogs) == source.value(dogs))
         let sequence = "SELECT last_value || ' ' || is_called FROM app.ticket_seq"
         #expect(try target.value(sequence) == source.value(sequence))
         #expect(try target.value("SELECT count(*) FROM app.order_totals") == "200")
@@ -37,7 +42,7 @@ struct RoundTripTests {
         let manager = FileManager.default
         let files = try manager.subpathsOfDirectory(atPath: folder.path)
         #expect(files.contains("manifest.json"))
-        #expect(files.contains("schema.pgdump"))
+        #expect(files.contains("schema.pgdump.zst"))
         #expect(!files.contains { $0.hasSuffix(".partial") })
         for file in files + [""] {
             let attributes = try manager.attributesOfItem(atPath: folder.appendingPathComponent(file).path)
@@ -101,6 +106,6 @@ struct RoundTripTests {
             "/bin/bash", [script, lifeboat.backups.appendingPathComponent(id).path, target.url],
             environment: ["PATH": TestEnvironment.pgBin + ":" + (TestEnvironment.environment["PATH"] ?? "")])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(try target.dump() == source.dump())
+        #expect(try target.dump() == TestDatabase.create("hand_ref").restoring(from: source).dump())
     }
 }

@@ -12,7 +12,9 @@ import Testing
                 kind: "postgresql", serverVersion: "15.18", database: "app", sizeBytes: 42, snapshot: "00000003-1",
                 encoding: "UTF8"),
             artifacts: [
-                Artifact(plan: plan, rows: 3, codec: "none", rawBytes: 10, storedBytes: 10, sha256: String(repeating: "a", count: 64))
+                Artifact(
+                    plan: plan, name: plan.name + ".zst", rows: 3, codec: "zstd", level: 3, rawBytes: 10,
+                    rawSha256: String(repeating: "b", count: 64), storedBytes: 8, sha256: String(repeating: "a", count: 64))
             ])
     }
 

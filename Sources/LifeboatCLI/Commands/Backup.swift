@@ -29,9 +29,10 @@ extension Lifeboat {
                         "\(config.targets.count) targets are configured, but writing to several targets in one "
                             + "backup is not supported yet; keep one target")
                 }
+                let target = config.targets[0]
                 let engine = BackupEngine(
-                    source: try Lifeboat.registry.makeSource(config.source),
-                    sink: try global.primarySink(config), logger: global.logger)
+                    source: try Lifeboat.registry.makeSource(config.source), sink: try Lifeboat.registry.makeSink(target),
+                    codec: try Lifeboat.registry.makeCodec(target.compression), logger: global.logger)
                 let manifest = try await engine.run(label: label)
                 global.logger.notice(
                     "backup \(manifest.id) complete",

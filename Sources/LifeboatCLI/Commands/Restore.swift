@@ -39,7 +39,8 @@ extension Lifeboat {
                         jobs: jobs ?? config.source.jobs, toolDirectory: config.source.pgBinDir, noOwner: noOwner))
                 let started = Date()
                 let report = try await RestoreEngine(
-                    sink: try global.primarySink(config), destination: destination, logger: global.logger
+                    sink: try global.primarySink(config), destination: destination, registry: Lifeboat.registry,
+                    logger: global.logger
                 ).run(BackupSelector(backup))
                 let rows = report.tables.map { [$0.table.description, String($0.expected), String($0.restored), "ok"] }
                 print(TextTable.render(header: ["TABLE", "EXPECTED", "RESTORED", "STATUS"], rows: rows), terminator: "")

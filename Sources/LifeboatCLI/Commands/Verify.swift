@@ -16,7 +16,8 @@ extension Lifeboat {
             try await global.perform {
                 let sink = try global.primarySink(try global.loadConfig())
                 let manifest = try await Catalog(sink: sink).resolve(BackupSelector(backup))
-                let bytes = try await ArtifactStore(sink: sink, manifest: manifest).verifyAll(logger: global.logger)
+                let store = ArtifactStore(sink: sink, manifest: manifest, registry: Lifeboat.registry)
+                let bytes = try await store.verifyAll(logger: global.logger)
                 print("backup \(manifest.id) is intact: \(manifest.artifacts.count) artifacts, "
                     + "\(ByteCount.format(bytes)) verified")
             }

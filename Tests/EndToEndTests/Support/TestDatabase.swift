@@ -48,6 +48,16 @@ struct TestDatabase {
             .joined(separator: "\n")
     }
 
+    /// Fills this (empty) database from `source` with `pg_dump | pg_restore`: the reference for what a logical
+    /// round trip keeps.
+    func restoring(from source: TestDatabase) throws -> TestDatabase {
+        let result = try Command.run(
+            "/bin/sh", ["-c", "\"$0/pg_dump\" -Fc -d \"$1\" | \"$0/pg_restore\" --exit-on-error -d \"$2\"",
+                        TestEnvironment.pgBin, source.url, url])
+        guard result.status == 0 else { throw TestFailure("pg_dump | pg_restore failed: \(result.stderr)") }
+        return self
+    }
+
     /// Whether the database holds no user tables.
     func isEmpty() throws -> Bool {
         try value("""
