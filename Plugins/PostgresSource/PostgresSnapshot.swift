@@ -63,7 +63,11 @@ final class PostgresSnapshot: SourceSnapshot, @unchecked Sendable {
         let process = try ChildProcess(
             executable: pgDump, arguments: arguments, environment: connection.toolEnvironment)
         do {
-            while let chunk = try await process.readOutput() { try await output(chunk) }
+            try await withTaskCancellationHandler {
+                while let chunk = try await process.readOutput() { try await output(chunk) }
+            } onCancel: {
+                process.terminate()
+            }
         } catch {
             process.terminate()
             _ = await process.wait()

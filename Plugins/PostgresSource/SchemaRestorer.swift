@@ -19,8 +19,12 @@ struct SchemaRestorer: Sendable {
             executable: pgRestore, arguments: arguments, environment: connection.toolEnvironment, input: .pipe,
             output: .discard)
         do {
-            try await store.read(schema) { chunk in
-                do { try await process.writeInput(chunk) } catch { throw InputClosed() }
+            try await withTaskCancellationHandler {
+                try await store.read(schema) { chunk in
+                    do { try await process.writeInput(chunk) } catch { throw InputClosed() }
+                }
+            } onCancel: {
+                process.terminate()
             }
         } catch is InputClosed {
             // pg_restore stops reading once it has what the section needs; its exit status decides.
@@ -30,7 +34,8 @@ struct SchemaRestorer: Sendable {
             throw error
         }
         await process.closeInput()
-        let status = await process.wait()
+        let status = await withTaskCancellationHandler { await process.wait() } onCancel: { process.terminate() }
+        try Task.checkCancellation()
         guard status.succeeded else {
             throw LifeboatError(.restoreFailed, "pg_restore --section=\(section) failed: \(status.errorOutput)")
         }

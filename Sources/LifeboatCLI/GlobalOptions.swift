@@ -35,7 +35,7 @@ struct GlobalOptions: ParsableArguments {
         } catch let error as LifeboatError {
             throw fail(error)
         } catch is CancellationError {
-            throw fail(LifeboatError(.internalError, "cancelled"))
+            throw fail(LifeboatError(.interrupted, "interrupted before anything was written"))  // engines report later ones
         } catch {
             throw fail(LifeboatError(.internalError, "unexpected error: \(error); please report it"))
         }
@@ -65,6 +65,7 @@ enum ExitCodes {
         case .targetNotEmpty: 75
         case .authenticationFailed: 77
         case .configInvalid: 78
+        case .interrupted: 130
         default: 1
         }
     }

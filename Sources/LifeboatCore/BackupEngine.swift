@@ -47,6 +47,10 @@ public struct BackupEngine: Sendable {
             }
         } catch {
             await snapshot.close()
+            // Whatever a step reported (a killed pg_dump, a cancelled read), a cancelled run was interrupted.
+            guard !Task.isCancelled else {
+                throw LifeboatError(.interrupted, "backup interrupted; nothing of it was kept")
+            }
             throw error
         }
     }

@@ -9,7 +9,7 @@ public struct LifeboatError: Error, CustomStringConvertible, Sendable {
         private enum Base: String, Sendable {
             case configInvalid, sourceUnreachable, authenticationFailed, databaseMissing, toolMissing
             case backupNotFound, targetUnwritable, targetNotEmpty, checksumMismatch, artifactMissing
-            case backupFailed, restoreFailed, io, internalError
+            case backupFailed, restoreFailed, io, interrupted, internalError
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -40,6 +40,8 @@ public struct LifeboatError: Error, CustomStringConvertible, Sendable {
         public static let restoreFailed = Code(.restoreFailed)
         /// A file-system operation failed.
         public static let io = Code(.io)
+        /// The run was stopped by a signal (Ctrl-C, SIGTERM).
+        public static let interrupted = Code(.interrupted)
         /// A bug in Lifeboat.
         public static let internalError = Code(.internalError)
 

@@ -77,9 +77,16 @@ public struct RestoreEngine: Sendable {
     }
 
     private func resetAfterFailure(_ error: any Error) async -> LifeboatError {
-        let failure = (error as? LifeboatError) ?? LifeboatError(.restoreFailed, "restore failed: \(error)", cause: error)
+        let failure: LifeboatError =
+            switch error {
+            case _ where Task.isCancelled: LifeboatError(.interrupted, "restore interrupted")
+            case let error as LifeboatError: error
+            default: LifeboatError(.restoreFailed, "restore failed: \(error)", cause: error)
+            }
         do {
-            try await destination.reset()
+            // The reset must run even when the restore was cancelled: a task of its own is not.
+            let destination = self.destination
+            try await Task { try await destination.reset() }.value
             return LifeboatError(
                 failure.code, failure.message + "; the target database was returned to empty", cause: failure.cause)
         } catch {

@@ -1,0 +1,77 @@
+import Foundation
+import LifeboatCore
+import Testing
+
+/// SIGTERM (or Ctrl-C) at any moment leaves nothing partial: no backup folder, no half-restored database.
+@Suite(.enabled(if: TestEnvironment.enabled, "needs LIFEBOAT_TEST_DATABASE_URL (scripts/test sets it)"))
+struct InterruptTests {
+    func bigSource(_ prefix: String) throws -> TestDatabase {
+        let source = try TestDatabase.create(prefix)
+        try source.execute("""
+            CREATE TABLE big AS SELECT g AS id, md5(g::text) AS a, md5((g + 1)::text) AS b FROM generate_series(1, 800000) g;
+            CREATE INDEX big_a ON big (a);
+            CREATE TABLE small AS SELECT g AS id FROM generate_series(1, 1000) g;
+            """)
+        return source
+    }
+
+    /// Starts the CLI with a clean signal mask, lets it run for `delay` seconds, then sends SIGTERM.
+    func interrupt(_ arguments: [String], after delay: Double, config: String, source: String)
+        async throws -> ChildProcess.Status
+    {
+        let child = try ChildProcess(
+            executable: try TestEnvironment.lifeboatBinary(), arguments: arguments + ["--config", config],
+            environment: ["DATABASE_URL": source], output: .discard)
+        try await Task.sleep(for: .seconds(delay))
+        child.terminate()
+        return await child.wait()
+    }
+
+    @Test func interruptedRestoreReturnsTheTargetToEmpty() async throws {
+        let source = try bigSource("int_restore")
+        let lifeboat = try LifeboatRunner(source: source.url)
+        defer { lifeboat.cleanUp() }
+        let config = lifeboat.folder.appendingPathComponent("lifeboat.yml").path
+        try lifeboat.writeConfig("targets:\n  - url: \(lifeboat.backups.path)\n")
+        _ = try lifeboat.backup()
+        var interrupted = 0
+        for delay in [0.4, 0.8, 1.5] {
+            let target = try TestDatabase.create("int_restore_dst")
+            let status = try await interrupt(
+                ["restore", "--into", target.url], after: delay, config: config, source: source.url)
+            if status.code == 130 {
+                interrupted += 1
+                #expect(status.errorOutput.contains("interrupted"), "\(status.errorOutput)")
+                #expect(status.errorOutput.contains("returned to empty"), "\(status.errorOutput)")
+                #expect(try target.isEmpty())
+            } else {
+                #expect(status.code == 0, "finished before the signal, or failed: \(status.errorOutput)")
+            }
+        }
+        #expect(interrupted > 0, "no restore was still running when interrupted")
+    }
+
+    @Test func interruptedBackupKeepsNothing() async throws {
+        let source = try bigSource("int_backup")
+        let lifeboat = try LifeboatRunner(source: source.url)
+        defer { lifeboat.cleanUp() }
+        let config = lifeboat.folder.appendingPathComponent("lifeboat.yml").path
+        try lifeboat.writeConfig("targets:\n  - url: \(lifeboat.backups.path)\n")
+        var interrupted = 0
+        for delay in [0.15, 0.3, 0.6] {
+            let status = try await interrupt(["backup"], after: delay, config: config, source: source.url)
+            if status.code == 130 {
+                interrupted += 1
+                #expect(status.errorOutput.contains("interrupted"), "\(status.errorOutput)")
+            } else {
+                #expect(status.code == 0, "\(status.errorOutput)")
+            }
+        }
+        #expect(interrupted > 0, "no backup was still running when interrupted")
+        let folders = (try? FileManager.default.contentsOfDirectory(atPath: lifeboat.backups.path)) ?? []
+        for folder in folders {
+            #expect(FileManager.default.fileExists(atPath: "\(lifeboat.backups.path)/\(folder)/manifest.json"),
+                    "\(folder) has no manifest: an interrupted backup left it behind")
+        }
+    }
+}
