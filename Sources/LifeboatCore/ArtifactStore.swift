@@ -67,6 +67,22 @@ public struct ArtifactStore: Sendable {
         }
     }
 
+    /// Checks the stored bytes' size and SHA-256 without decoding them.
+    private func readStored(_ artifact: Artifact) async throws {
+        let reader = try await sink.openArtifact(backupID: manifest.id, name: artifact.name)
+        var stored = StreamDigest()
+        do {
+            while let chunk = try await reader.read(), stored.byteCount <= artifact.storedBytes { stored.update(chunk) }
+        } catch {
+            await reader.close()
+            throw error
+        }
+        await reader.close()
+        guard stored.byteCount == artifact.storedBytes, stored.hexDigest() == artifact.sha256 else {
+            throw mismatch(artifact, "has a SHA-256 or size that differs from")
+        }
+    }
+
     private func mismatch(_ artifact: Artifact, _ what: String) -> LifeboatError {
         LifeboatError(
             .checksumMismatch,
@@ -74,14 +90,21 @@ public struct ArtifactStore: Sendable {
                 + "the manifest; use another backup or target")
     }
 
-    /// Reads and decodes every artifact once, checking both checksums of each.
+    /// Reads every artifact once and checks it against the manifest.
+    /// - Parameters:
+    ///   - decoding: Also decode and check the raw SHA-256 (`lifeboat verify`). A restore checks only the stored
+    ///     bytes up front, because it decodes and checks the raw bytes as it loads them, before anything commits.
     /// - Returns: The number of stored bytes verified.
     /// - Throws: ``LifeboatError`` with code `checksumMismatch` or `artifactMissing` at the first bad artifact.
     @discardableResult
-    public func verifyAll(logger: Logger) async throws -> Int {
+    public func verifyAll(decoding: Bool = true, logger: Logger) async throws -> Int {
         var total = 0
         for artifact in manifest.artifacts {
-            try await read(artifact) { _ in }
+            if decoding {
+                try await read(artifact) { _ in }
+            } else {
+                try await readStored(artifact)
+            }
             total += artifact.storedBytes
             logger.debug("verified \(artifact.name)", metadata: ["bytes": "\(artifact.storedBytes)"])
         }

@@ -46,7 +46,7 @@ public struct RestoreEngine: Sendable {
         try await destination.checkEmpty()
         let store = ArtifactStore(sink: sink, manifest: manifest, registry: registry)
         logger.info("verifying backup \(manifest.id) before restoring", metadata: ["artifacts": "\(manifest.artifacts.count)"])
-        try await store.verifyAll(logger: logger)
+        try await store.verifyAll(decoding: false, logger: logger)
 
         logger.info("restoring backup \(manifest.id) into \(destination.location)")
         do {
