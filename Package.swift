@@ -40,12 +40,16 @@ let package = Package(
             name: "LifeboatPostgres", dependencies: ["LifeboatCore", "CLibPQ"], path: "Plugins/PostgresSource"),
         .target(name: "LifeboatLocalSink", dependencies: ["LifeboatCore"], path: "Plugins/LocalSink"),
         .target(name: "LifeboatZstd", dependencies: ["LifeboatCore", "CZstd"], path: "Plugins/ZstdSink"),
+        .target(
+            name: "LifeboatS3Sink",
+            dependencies: ["LifeboatCore", "CCurl", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Plugins/S3Sink"),
 
         // The command line: thin commands that wire the built-in plugins into a registry.
         .target(
             name: "LifeboatCLI",
             dependencies: [
-                "LifeboatCore", "LifeboatPostgres", "LifeboatLocalSink", "LifeboatZstd",
+                "LifeboatCore", "LifeboatPostgres", "LifeboatLocalSink", "LifeboatZstd", "LifeboatS3Sink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -53,6 +57,7 @@ let package = Package(
 
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLibPQ", "CZstd", "CCurl"]),
         .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore"]),
+        .testTarget(name: "S3SinkTests", dependencies: ["LifeboatCore", "LifeboatS3Sink"]),
         .testTarget(name: "LocalSinkTests", dependencies: ["LifeboatCore", "LifeboatLocalSink"]),
         .testTarget(
             name: "ZstdSinkTests",

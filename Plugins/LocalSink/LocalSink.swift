@@ -18,6 +18,7 @@ public struct LocalSink: Sink {
     /// Creates a sink for a target whose URL is a path or a `file://` URL.
     /// - Throws: ``LifeboatError`` with code `configInvalid` for a `file://` URL that is not a local path.
     public init(target: TargetConfig) throws {
+        try target.checkOptions(known: [])
         self.name = target.name
         var path = target.url
         if path.lowercased().hasPrefix("file://") {

@@ -14,6 +14,11 @@ static inline CURLcode lifeboat_curl_setopt_ptr(CURL *handle, CURLoption option,
     return curl_easy_setopt(handle, option, value);
 }
 
+/// Sets a `curl_off_t` option (an upload's size) on an easy handle.
+static inline CURLcode lifeboat_curl_setopt_off(CURL *handle, CURLoption option, curl_off_t value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
 /// Reads a `long` piece of information (e.g. the HTTP status) from an easy handle.
 static inline CURLcode lifeboat_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);

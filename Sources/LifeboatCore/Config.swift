@@ -46,11 +46,26 @@ public struct TargetConfig: Sendable, Equatable {
     public var url: String
     /// How artifacts are encoded on this target.
     public var compression: CompressionConfig
+    /// The target's other keys (e.g. an S3 endpoint), `${VAR}`-expanded; its sink checks them.
+    public var options: [String: String]
 
     /// Creates a target.
-    public init(name: String, url: String, compression: CompressionConfig = .default) {
+    public init(
+        name: String, url: String, compression: CompressionConfig = .default, options: [String: String] = [:]
+    ) {
         self.name = name
         self.url = url
         self.compression = compression
+        self.options = options
+    }
+
+    /// Throws unless every key in ``options`` is one of `known`, naming the first stranger.
+    public func checkOptions(known: Set<String>) throws {
+        if let unknown = options.keys.filter({ !known.contains($0) }).sorted().first {
+            throw LifeboatError(
+                .configInvalid,
+                "target '\(name)' has unknown key '\(unknown)'"
+                    + (known.isEmpty ? "" : "; known keys there: \(known.sorted().joined(separator: ", "))"))
+        }
     }
 }

@@ -65,7 +65,9 @@ public struct ConfigLoader: Sendable {
             }
             for (index, entry) in entries.enumerated() {
                 let place = "targets[\(index)]"
-                let map = try mapping(entry, at: place, keys: ["name", "url", "compression"])
+                guard let map = entry as? [String: Any] else {
+                    throw LifeboatError(.configInvalid, "\(place) must be a mapping of keys to values")
+                }
                 let name = try map["name"].map { try string($0, at: "\(place).name") }
                     ?? (index == 0 ? "primary" : "target\(index + 1)")
                 try checkName(name, at: "\(place).name")
@@ -74,7 +76,12 @@ public struct ConfigLoader: Sendable {
                 }
                 let url = try map["url"].map { try string($0, at: "\(place).url") } ?? Self.defaultTarget.url
                 let compression = try map["compression"].map { try self.compression($0, at: "\(place).compression") }
-                targets.append(TargetConfig(name: name, url: url, compression: compression ?? .default))
+                var options: [String: String] = [:]
+                for (key, value) in map where !["name", "url", "compression"].contains(key) {
+                    options[key] = try string(value, at: "\(place).\(key)")
+                }
+                targets.append(
+                    TargetConfig(name: name, url: url, compression: compression ?? .default, options: options))
             }
         }
         return LifeboatConfig(
@@ -112,6 +119,7 @@ public struct ConfigLoader: Sendable {
         switch value {
         case let value as String: text = value
         case let value as Int: text = String(value)
+        case let value as Bool: text = String(value)
         default: throw LifeboatError(.configInvalid, "\(place) must be a string")
         }
         return try expand(text, at: place)

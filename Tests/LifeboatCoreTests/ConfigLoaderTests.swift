@@ -35,7 +35,6 @@ import Testing
     @Test(arguments: [
         ("sourse:\n  url: x\n", "unknown key 'sourse'"),
         ("source:\n  jbos: 2\n", "unknown key 'source.jbos'"),
-        ("targets:\n  - name: a\n    path: /x\n", "unknown key 'targets[0].path'"),
         ("source:\n  jobs: 0\n", "source.jobs must be a whole number from 1 to 64"),
         ("source:\n  jobs: many\n", "source.jobs must be a whole number"),
         ("targets: []\n", "targets must be a non-empty list"),

@@ -1,0 +1,125 @@
+import Foundation
+import LifeboatCore
+
+/// Stores backups in an S3-compatible bucket: `<prefix><id>/` holds the artifacts and, uploaded last,
+/// `manifest.json`. Large artifacts go up as multipart uploads, parts in parallel, at most
+/// `concurrency × part size` buffered; an upload that does not complete is aborted, never left billing.
+public struct S3Sink: Sink {
+    public let name: String
+    let client: S3Client
+
+    /// Creates a sink for a target whose URL is `s3://bucket/prefix`.
+    public init(target: TargetConfig) throws {
+        name = target.name
+        client = try S3Client(settings: S3Settings(target: target))
+    }
+
+    public var location: String { "s3://\(client.settings.bucket)/\(client.settings.prefix)" }
+
+    func key(_ id: String, _ name: String) -> String { client.settings.prefix + id + "/" + name }
+
+    public func beginBackup(id: String) async throws -> (any BackupWriter)? {
+        let existing = try await s3 { try await client.list(prefix: key(id, ""), pageSize: 1).keys }
+        guard existing.isEmpty else { return nil }
+        return S3BackupWriter(sink: self, id: id)
+    }
+
+    public func listBackups() async throws -> [String] {
+        let folders = try await s3 { try await client.list(prefix: client.settings.prefix, delimiter: "/").prefixes }
+        var ids: [String] = []
+        for folder in folders {
+            let id = String(folder.dropFirst(client.settings.prefix.count).dropLast())
+            guard BackupID.isValid(id) else { continue }
+            if try await s3({ try await client.headObject(key(id, "manifest.json")) }) != nil { ids.append(id) }
+        }
+        return ids
+    }
+
+    public func readManifest(backupID: String) async throws -> [UInt8] {
+        guard BackupID.isValid(backupID),
+            let bytes = try await s3({ try await client.getObject(key(backupID, "manifest.json")) })
+        else {
+            throw LifeboatError(.backupNotFound, "backup \(backupID) has no manifest in target '\(name)' (\(location))")
+        }
+        return bytes
+    }
+
+    public func openArtifact(backupID: String, name artifact: String) async throws -> any ArtifactReader {
+        guard BackupID.isValid(backupID), ArtifactName.isSafe(artifact) else {
+            throw LifeboatError(
+                .checksumMismatch,
+                "backup \(backupID) names an unsafe artifact path '\(artifact)'; the manifest was tampered with")
+        }
+        let objectKey = key(backupID, artifact)
+        guard let size = try await s3({ try await client.headObject(objectKey) }) else {
+            throw LifeboatError(
+                .artifactMissing, "artifact \(artifact) of backup \(backupID) is missing from target '\(name)'")
+        }
+        return S3ArtifactReader(sink: self, key: objectKey, size: size)
+    }
+
+    /// Runs S3 requests, turning their failures into one-line ``LifeboatError``s without secrets.
+    func s3<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as S3Error {
+            throw lifeboatError(error)
+        }
+    }
+
+    func lifeboatError(_ error: S3Error) -> LifeboatError {
+        let code: LifeboatError.Code =
+            switch error.code {
+            case "SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "ExpiredToken": .authenticationFailed
+            case "NoSuchBucket": .configInvalid
+            default: error.status == 0 ? .sourceUnreachable : .targetUnwritable
+            }
+        let advice =
+            switch code {
+            case .authenticationFailed: "check the S3 credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
+            case .configInvalid: "check the bucket name in the target URL"
+            case .sourceUnreachable: "check the endpoint and the network"
+            default: "check the bucket and its permissions"
+            }
+        return LifeboatError(code, "target '\(name)': \(error); \(advice)", cause: error)
+    }
+}
+
+/// Writes one backup under `<prefix><id>/`; the manifest goes last.
+struct S3BackupWriter: BackupWriter {
+    let sink: S3Sink
+    let id: String
+
+    func makeArtifactWriter(name: String) async throws -> any ArtifactWriter {
+        S3ArtifactWriter(sink: sink, key: sink.key(id, name))
+    }
+
+    func commit(manifest: [UInt8]) async throws {
+        try await sink.s3 {
+            try await sink.client.putObject(
+                sink.key(id, "manifest.json"), manifest, headers: ["Content-Type": "application/json"])
+        }
+        await sweep()
+    }
+
+    func abort() async {
+        await sweep()
+        let client = sink.client
+        let prefix = sink.key(id, "")
+        _ = try? await Task {
+            try await client.deleteObjects(try await client.list(prefix: prefix).keys)
+        }.value
+    }
+
+    /// Aborts every multipart upload left in progress under this backup, including one whose
+    /// CreateMultipartUpload reply was lost: a complete backup has none, and a failed one keeps none.
+    private func sweep() async {
+        let client = sink.client
+        let prefix = sink.key(id, "")
+        _ = try? await Task {
+            for upload in try await client.listMultipartUploads(prefix: prefix) {
+                try await client.abortMultipartUpload(upload.key, uploadID: upload.uploadID)
+            }
+        }.value
+    }
+}
