@@ -12,6 +12,8 @@ final class PGConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private var copyFinished = false
     private var closed = false
+    /// Cancels the statement in progress; libpq allows this from any thread.
+    private let cancelHandle: OpaquePointer?
     /// The connection's target, for messages.
     let info: ConnectionInfo
 
@@ -19,10 +21,23 @@ final class PGConnection: @unchecked Sendable {
         self.worker = worker
         self.handle = handle
         self.info = info
+        cancelHandle = PQgetCancel(handle)
     }
 
     deinit {
+        PQfreeCancel(cancelHandle)
         if !closed { PQfinish(handle) }
+    }
+
+    /// Runs libpq calls on the connection's thread; if the task is cancelled meanwhile, asks the server to cancel
+    /// the statement, so that a blocked query (waiting for a lock, say) cannot hold up Ctrl-C.
+    private func interruptible<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withTaskCancellationHandler {
+            try await worker.run(body)
+        } onCancel: {
+            var message = [CChar](repeating: 0, count: 256)
+            _ = PQcancel(cancelHandle, &message, Int32(message.count))
+        }
     }
 
     /// Closes the connection on its own thread.
@@ -55,18 +70,18 @@ final class PGConnection: @unchecked Sendable {
 
     /// The server's version number, e.g. 150018.
     func serverVersion() async throws -> Int {
-        try await worker.run { Int(PQserverVersion(self.handle)) }
+        try await interruptible { Int(PQserverVersion(self.handle)) }
     }
 
     /// Runs SQL and returns its rows as text (`nil` for NULL).
     @discardableResult
     func query(_ sql: String) async throws -> [[String?]] {
-        try await worker.run { try self.execute(sql) }
+        try await interruptible { try self.execute(sql) }
     }
 
     /// Runs each statement in order.
     func run(_ statements: [String]) async throws {
-        try await worker.run { for sql in statements { _ = try self.execute(sql) } }
+        try await interruptible { for sql in statements { _ = try self.execute(sql) } }
     }
 
     private func execute(_ sql: String) throws -> [[String?]] {
@@ -90,14 +105,14 @@ final class PGConnection: @unchecked Sendable {
     /// while `output` handles the current one.
     /// - Returns: The number of rows copied.
     func copyOut(_ sql: String, to output: @Sendable ([UInt8]) async throws -> Void) async throws -> Int {
-        try await worker.run { try self.startCopy(sql, expecting: PGRES_COPY_OUT) }
-        var chunk = try await worker.run { try self.readCopyChunk() }
+        try await interruptible { try self.startCopy(sql, expecting: PGRES_COPY_OUT) }
+        var chunk = try await interruptible { try self.readCopyChunk() }
         while !chunk.isEmpty {
-            async let next = worker.run { try self.readCopyChunk() }
+            async let next = interruptible { try self.readCopyChunk() }
             try await output(chunk)
             chunk = try await next
         }
-        return try await worker.run { try self.finishCopy() }
+        return try await interruptible { try self.finishCopy() }
     }
 
     private func startCopy(_ sql: String, expecting status: ExecStatusType) throws {
@@ -149,12 +164,12 @@ final class PGConnection: @unchecked Sendable {
 
     /// Starts `COPY ... FROM STDIN`.
     func beginCopyIn(_ sql: String) async throws {
-        try await worker.run { try self.startCopy(sql, expecting: PGRES_COPY_IN) }
+        try await interruptible { try self.startCopy(sql, expecting: PGRES_COPY_IN) }
     }
 
     /// Sends one chunk of COPY data.
     func putCopyData(_ chunk: [UInt8]) async throws {
-        try await worker.run {
+        try await interruptible {
             let sent = chunk.withUnsafeBytes { buffer in
                 PQputCopyData(self.handle, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(buffer.count))
             }
@@ -164,7 +179,7 @@ final class PGConnection: @unchecked Sendable {
 
     /// Ends the COPY successfully and returns the number of rows loaded.
     func endCopyIn() async throws -> Int {
-        try await worker.run {
+        try await interruptible {
             guard PQputCopyEnd(self.handle, nil) == 1 else { throw PostgresErrors.connectionLost(self.handle) }
             return try self.finishCopy()
         }

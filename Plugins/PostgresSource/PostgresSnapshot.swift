@@ -39,6 +39,9 @@ final class PostgresSnapshot: SourceSnapshot, @unchecked Sendable {
         }
         let worker = try await pool.acquire()
         do {
+            // As parallel pg_dump does: if DDL queued an exclusive lock behind the coordinator's, waiting would
+            // deadlock with it unseen; fail instead.
+            try await worker.query("LOCK TABLE \(SQL.table(table)) IN ACCESS SHARE MODE NOWAIT")
             let sql = "COPY \(SQL.table(table))\(SQL.columnList(artifact.columns)) TO STDOUT"
             let rows = try await worker.copyOut(sql, to: output)
             await pool.release(worker)
@@ -46,7 +49,10 @@ final class PostgresSnapshot: SourceSnapshot, @unchecked Sendable {
         } catch {
             await worker.close()  // a connection that failed mid-COPY is not reused
             if let error = error as? PostgresServerError {
-                throw LifeboatError(.backupFailed, "copying table \(table) failed: \(error)", cause: error)
+                let hint = error.sqlState == "55P03"
+                    ? "; another session asked for an exclusive lock on it (ALTER, DROP...) during the backup, retry "
+                        + "when that is done" : ""
+                throw LifeboatError(.backupFailed, "copying table \(table) failed: \(error)\(hint)", cause: error)
             }
             throw error
         }

@@ -13,9 +13,14 @@ struct TableLoader: Sendable {
             for index in 0..<min(jobs, artifacts.count) {
                 group.addTask {
                     let session = try await PGConnection.connect(connection, purpose: "load\(index)")
-                    try await session.run(SessionSettings.data(encoding: encoding))
-                    while let artifact = await queue.next() {
-                        try await load(artifact, on: session)
+                    do {
+                        try await session.run(SessionSettings.data(encoding: encoding))
+                        while let artifact = await queue.next() {
+                            try await load(artifact, on: session)
+                        }
+                    } catch {
+                        await session.close()
+                        throw error
                     }
                     await session.close()
                 }

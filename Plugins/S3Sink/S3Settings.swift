@@ -5,7 +5,7 @@ import LifeboatCore
 struct S3Settings: Sendable {
     static let keys: Set<String> = [
         "endpoint", "region", "path_style", "storage_class", "sse", "sse_kms_key_id", "ca_file", "part_size_mb",
-        "concurrency", "access_key_id", "secret_access_key", "session_token",
+        "concurrency", "access_key_id", "secret_access_key", "session_token", "timeout_seconds",
     ]
 
     let bucket: String
@@ -71,6 +71,10 @@ struct S3Settings: Sendable {
             sessionToken: options["session_token"] ?? environment["AWS_SESSION_TOKEN"])
         var transfer = TransferOptions()
         transfer.caFile = options["ca_file"]
+        guard let timeout = Int(options["timeout_seconds"] ?? "30"), (1...3600).contains(timeout) else {
+            throw invalid("timeout_seconds must be 1-3600")
+        }
+        transfer.lowSpeedSeconds = timeout
         self.transfer = transfer
         guard let parts = Int(options["part_size_mb"] ?? "8"), (1...5120).contains(parts),
             let concurrency = Int(options["concurrency"] ?? "4"), (1...64).contains(concurrency)

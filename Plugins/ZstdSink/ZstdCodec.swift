@@ -19,7 +19,7 @@ public struct ZstdCodec: StreamCodec {
     /// Creates a codec from a `compression:` setting.
     public init(config: CompressionConfig) throws {
         compressionLevel = config.level ?? Self.defaultLevel
-        threads = config.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        threads = config.threads ?? min(ProcessInfo.processInfo.activeProcessorCount, 64)
         guard (1...19).contains(compressionLevel), (1...64).contains(threads) else {
             throw LifeboatError(.configInvalid, "zstd level must be 1-19 and threads 1-64")
         }

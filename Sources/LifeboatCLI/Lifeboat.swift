@@ -25,6 +25,7 @@ public struct Lifeboat: AsyncParsableCommand {
     /// Runs the command line with `registry`'s plugins: the entry point of `lifeboat` and of custom builds.
     public static func run(registry: PluginRegistry) async {
         signal(SIGPIPE, SIG_IGN)  // a child that exits early must give an error, not kill us
+        signal(SIGCHLD, SIG_DFL)  // inherited as ignored, children would be reaped before we could wait for them
         let command = Task { await $registry.withValue(registry) { await main() } }
         // Ctrl-C and SIGTERM cancel the command, so that it cleans up: a backup removes its partial folder, a
         // restore returns the target database to empty.

@@ -111,7 +111,8 @@ public final class ChildProcess: @unchecked Sendable {
         unlink(errorPath)
     }
 
-    /// The next chunk of the child's stdout (up to 1 MiB), or `nil` at its end.
+    /// The next 1 MiB of the child's stdout (less only at its end), or `nil` at its end. Blocks until then: for
+    /// bulk output such as `pg_dump`'s, not for a child's messages.
     public func readOutput() async throws -> [UInt8]? {
         try await worker.run {
             var chunk = [UInt8](repeating: 0, count: Self.chunkSize)
@@ -159,7 +160,9 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Waits for the child to exit, even when the task is cancelled (a child is always reaped).
     public func wait() async -> Status {
-        await worker.runCleanup { self.reap(blocking: true)! }
+        await worker.runCleanup {
+            self.reap(blocking: true) ?? Status(code: 128, errorOutput: "the child could not be waited for")
+        }
     }
 
     /// Whether the child is still running.

@@ -1,0 +1,77 @@
+"""A fault-injecting HTTP proxy for the S3 tests: forwards to the test server, and misbehaves on schedule.
+
+Usage: python3 fault_proxy.py PORT UPSTREAM_PORT RULE
+  503:N     every Nth request is answered 503 SlowDown
+  reset:N   every Nth request has its connection reset before any reply
+  stall:N   every Nth request gets no reply for 60 s (the client must time out and retry)
+  parts     every UploadPart request is answered 500, forever (the backup must fail and clean up)
+Listens on 127.0.0.1:PORT only.
+"""
+import http.client
+import http.server
+import socket
+import struct
+import sys
+import threading
+import time
+
+port, upstream, rule = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+kind, _, every = rule.partition(":")
+every = int(every or 1)
+counter = 0
+lock = threading.Lock()
+
+
+class Proxy(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def handle_any(self):
+        global counter
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with lock:
+            counter += 1
+            nth = counter % every == 0
+        if kind == "503" and nth:
+            return self.reply(503, b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>")
+        if kind == "reset" and nth:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
+        if kind == "stall" and nth:
+            time.sleep(60)
+            self.close_connection = True
+            return
+        if kind == "parts" and "partNumber=" in self.path:
+            return self.reply(500, b"<Error><Code>InternalError</Code><Message>injected</Message></Error>")
+        connection = http.client.HTTPConnection("127.0.0.1", upstream, timeout=120)
+        connection.request(self.command, self.path, body=body, headers=dict(self.headers))
+        response = connection.getresponse()
+        payload = response.read()
+        self.send_response(response.status)
+        for name, value in response.getheaders():
+            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(name, value)
+        # A HEAD reply keeps the object's length; others carry the body that follows.
+        length = response.getheader("Content-Length") if self.command == "HEAD" else None
+        self.send_header("Content-Length", length or str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+        connection.close()
+
+    def reply(self, status, payload):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Proxy)
+server.serve_forever()
