@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LifeboatCore
 
 extension Lifeboat {
@@ -30,9 +31,13 @@ extension Lifeboat {
                             + "backup is not supported yet; keep one target")
                 }
                 let target = config.targets[0]
+                // Tables (and the schema) compress at once: unless told otherwise, they share the cores.
+                var compression = target.compression
+                let cores = min(ProcessInfo.processInfo.activeProcessorCount, 64)
+                compression.threads = compression.threads ?? max(1, cores / (config.source.jobs + 1))
                 let engine = BackupEngine(
                     source: try Lifeboat.registry.makeSource(config.source), sink: try Lifeboat.registry.makeSink(target),
-                    codec: try Lifeboat.registry.makeCodec(target.compression), logger: global.logger)
+                    codec: try Lifeboat.registry.makeCodec(compression), logger: global.logger)
                 let manifest = try await engine.run(label: label)
                 global.logger.notice(
                     "backup \(manifest.id) complete",
