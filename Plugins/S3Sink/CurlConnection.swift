@@ -73,6 +73,7 @@ final class CurlConnection: @unchecked Sendable {
             lifeboat_curl_setopt_ptr(handle, CURLOPT_HTTPHEADER, headerList)
             lifeboat_curl_setopt_ptr(handle, CURLOPT_ERRORBUFFER, buffer.baseAddress)
             lifeboat_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+            lifeboat_curl_setopt_long(handle, CURLOPT_PATH_AS_IS, 1)  // send the path exactly as signed
             lifeboat_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, options.connectTimeoutSeconds)
             lifeboat_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, options.lowSpeedBytes)
             lifeboat_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, options.lowSpeedSeconds)

@@ -18,12 +18,17 @@ actor S3ArtifactWriter: ArtifactWriter {
 
     private var settings: S3Settings { sink.client.settings }
 
+    /// The size of the next part. S3 allows 10,000 parts, so every 2,000 parts the size doubles: with the default
+    /// 8 MiB, an artifact can reach 484 GiB (parts may differ in size; only the last may be under 5 MiB).
+    private var partSize: Int { settings.partSize << min(4, (parts.count + inFlight.count) / 2000) }
+
     func write(_ chunk: [UInt8]) async throws {
         buffer += chunk
         size += chunk.count
-        while buffer.count >= settings.partSize {
-            let part = Array(buffer.prefix(settings.partSize))
-            buffer.removeFirst(settings.partSize)
+        while buffer.count >= partSize {
+            let length = partSize
+            let part = Array(buffer.prefix(length))
+            buffer.removeFirst(length)
             try await upload(part)
         }
     }
@@ -34,6 +39,10 @@ actor S3ArtifactWriter: ArtifactWriter {
         if uploadID == nil { uploadID = try await sink.s3 { try await client.createMultipartUpload(key) } }
         if inFlight.count >= settings.concurrency { try await finishOldest() }
         let number = parts.count + inFlight.count + 1
+        guard number <= 10_000 else {
+            throw LifeboatError(
+                .targetUnwritable, "\(sink.client.describe(key)) needs more than 10,000 parts; raise part_size_mb")
+        }
         let id = uploadID!
         inFlight.append(Task { (number, try await client.uploadPart(key, uploadID: id, number: number, part)) })
     }

@@ -83,9 +83,23 @@ final class S3Client: Sendable {
 
     /// Uploads a whole object in one request and checks the stored bytes' MD5 against the ETag.
     func putObject(_ key: String, _ bytes: [UInt8], headers: [String: String] = [:]) async throws {
-        let response = try await send("PUT", key: key, headers: settings.uploadHeaders.merging(headers) { $1 }, body: bytes)
+        var all = settings.uploadHeaders.merging(headers) { $1 }
+        all["Content-MD5"] = Self.contentMD5(bytes)
+        let response = try await send("PUT", key: key, headers: all, body: bytes)
         try checkETag(response, bytes, key)
     }
+
+    /// Reserves `key` by creating it only if it does not exist yet (`If-None-Match: *`).
+    /// - Returns: `false` when another writer already holds it.
+    func createExclusively(_ key: String, _ bytes: [UInt8]) async throws -> Bool {
+        let response = try await send(
+            "PUT", key: key, headers: ["If-None-Match": "*", "Content-MD5": Self.contentMD5(bytes)], body: bytes,
+            expected: [200, 412])
+        return response.status == 200
+    }
+
+    /// The base64 MD5 that S3 checks the received bytes against.
+    static func contentMD5(_ bytes: [UInt8]) -> String { Data(Insecure.MD5.hash(data: bytes)).base64EncodedString() }
 
     /// Reads an object, or one range of it; `nil` when it does not exist.
     func getObject(_ key: String, range: Range<Int>? = nil) async throws -> [UInt8]? {
@@ -149,7 +163,8 @@ final class S3Client: Sendable {
     /// Uploads one part and returns its checked ETag.
     func uploadPart(_ key: String, uploadID: String, number: Int, _ bytes: [UInt8]) async throws -> String {
         let response = try await send(
-            "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)], body: bytes)
+            "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
+            headers: ["Content-MD5": Self.contentMD5(bytes)], body: bytes)
         return try checkETag(response, bytes, key)
     }
 
@@ -184,8 +199,8 @@ final class S3Client: Sendable {
     }
 
     /// The multipart uploads in progress under `prefix`.
-    func listMultipartUploads(prefix: String) async throws -> [(key: String, uploadID: String)] {
-        var uploads: [(String, String)] = []
+    func listMultipartUploads(prefix: String) async throws -> [(key: String, uploadID: String, started: Date)] {
+        var uploads: [(String, String, Date)] = []
         var markers: (String, String)?
         repeat {
             var query = [("uploads", ""), ("prefix", prefix)]
@@ -193,10 +208,12 @@ final class S3Client: Sendable {
             let tree = try parse(try await send("GET", query: query))
             uploads += tree.all("Upload").compactMap { upload in
                 guard let key = upload.value("Key"), let id = upload.value("UploadId") else { return nil }
-                return (key, id)
+                let started = upload.value("Initiated").flatMap { try? Date($0, strategy: .iso8601) } ?? .distantPast
+                return (key, id, started)
             }
-            markers = tree.value("IsTruncated") == "true"
-                ? (tree.value("NextKeyMarker") ?? "", tree.value("NextUploadIdMarker") ?? "") : nil
+            let next = (tree.value("NextKeyMarker") ?? "", tree.value("NextUploadIdMarker") ?? "")
+            // A server that says "truncated" without a new marker would loop forever: stop there.
+            markers = tree.value("IsTruncated") == "true" && !next.0.isEmpty && next.0 != markers?.0 ? next : nil
         } while markers != nil
         return uploads
     }
@@ -210,12 +227,13 @@ final class S3Client: Sendable {
         return tree
     }
 
-    /// Checks that the server stored exactly `bytes` (its ETag is their MD5), unless server-side KMS encryption
-    /// makes the ETag opaque.
+    /// Checks that the server stored exactly `bytes`: its ETag is their MD5, unless KMS encryption (ours or the
+    /// bucket's default) makes the ETag opaque. S3 has then already checked the bytes against `Content-MD5`.
     @discardableResult
     private func checkETag(_ response: HTTPResponse, _ bytes: [UInt8], _ key: String) throws -> String {
         let etag = response.headers["etag"] ?? ""
-        guard settings.sse != "aws:kms" else { return etag }
+        let encryption = response.headers["x-amz-server-side-encryption"] ?? "AES256"
+        guard encryption == "AES256", settings.sse != "aws:kms" else { return etag }
         let expected = "\"" + SigV4Signer.hex(Insecure.MD5.hash(data: bytes)) + "\""
         guard etag == expected else {
             throw S3Error(

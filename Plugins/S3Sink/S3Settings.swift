@@ -42,14 +42,15 @@ struct S3Settings: Sendable {
         region = options["region"] ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
         if let given = options["endpoint"] {
             guard let endpoint = URL(string: given), let scheme = endpoint.scheme, ["http", "https"].contains(scheme),
-                endpoint.host != nil
-            else { throw invalid("endpoint must be an http:// or https:// URL") }
+                endpoint.host != nil, endpoint.path.isEmpty || endpoint.path == "/", endpoint.query == nil
+            else { throw invalid("endpoint must be an http:// or https:// URL of a host (and port), without a path") }
             self.endpoint = endpoint
         } else {
             endpoint = URL(string: "https://s3.\(region).amazonaws.com")!
         }
         switch options["path_style"]?.lowercased() {
-        case nil: pathStyle = options["endpoint"] != nil
+        // A dotted bucket name is not covered by S3's wildcard TLS certificate as a host name.
+        case nil: pathStyle = options["endpoint"] != nil || bucket.contains(".")
         case "true": pathStyle = true
         case "false": pathStyle = false
         default: throw invalid("path_style must be true or false")
@@ -66,9 +67,10 @@ struct S3Settings: Sendable {
                 .authenticationFailed,
                 "target '\(target.name)' has no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
         }
+        // The token comes from where the keys come from: a stale AWS_SESSION_TOKEN must not join configured keys.
         credentials = .init(
             accessKeyID: key, secretAccessKey: secret,
-            sessionToken: options["session_token"] ?? environment["AWS_SESSION_TOKEN"])
+            sessionToken: options["access_key_id"] != nil ? options["session_token"] : environment["AWS_SESSION_TOKEN"])
         var transfer = TransferOptions()
         transfer.caFile = options["ca_file"]
         guard let timeout = Int(options["timeout_seconds"] ?? "30"), (1...3600).contains(timeout) else {
@@ -76,9 +78,11 @@ struct S3Settings: Sendable {
         }
         transfer.lowSpeedSeconds = timeout
         self.transfer = transfer
-        guard let parts = Int(options["part_size_mb"] ?? "8"), (1...5120).contains(parts),
+        // AWS refuses parts under 5 MiB (but the last); a self-hosted endpoint may allow smaller ones.
+        let smallest = options["endpoint"] == nil ? 5 : 1
+        guard let parts = Int(options["part_size_mb"] ?? "8"), (smallest...5120).contains(parts),
             let concurrency = Int(options["concurrency"] ?? "4"), (1...64).contains(concurrency)
-        else { throw invalid("part_size_mb must be 1-5120 and concurrency 1-64") }
+        else { throw invalid("part_size_mb must be \(smallest)-5120 and concurrency 1-64") }
         partSize = parts << 20
         self.concurrency = concurrency
     }
@@ -91,7 +95,9 @@ struct S3Settings: Sendable {
 
     /// The `Host` header (and signed host): with the port when one is given.
     func hostHeader(bucket: String) -> String {
-        let host = pathStyle ? endpoint.host! : "\(bucket).\(endpoint.host!)"
+        var host = endpoint.host!
+        if host.contains(":") { host = "[\(host)]" }  // an IPv6 literal
+        if !pathStyle { host = "\(bucket).\(host)" }
         return endpoint.port.map { "\(host):\($0)" } ?? host
     }
 

@@ -18,10 +18,27 @@ public struct S3Sink: Sink {
 
     func key(_ id: String, _ name: String) -> String { client.settings.prefix + id + "/" + name }
 
+    /// The object that reserves a backup id for one run, so that two runs starting in the same second cannot
+    /// share (and then delete) one folder.
+    static let reservation = ".lifeboat-reserved"
+
     public func beginBackup(id: String) async throws -> (any BackupWriter)? {
-        let existing = try await s3 { try await client.list(prefix: key(id, ""), pageSize: 1).keys }
-        guard existing.isEmpty else { return nil }
-        return S3BackupWriter(sink: self, id: id)
+        try await s3 {
+            try await sweepStaleUploads()
+            guard try await client.list(prefix: key(id, ""), pageSize: 1).keys.isEmpty,
+                try await client.createExclusively(key(id, Self.reservation), [])
+            else { return nil }
+            return S3BackupWriter(sink: self, id: id)
+        }
+    }
+
+    /// Aborts multipart uploads under this target's prefix that started over a day ago: those of runs that were
+    /// killed before they could clean up (a run's own are swept when it ends).
+    private func sweepStaleUploads() async throws {
+        let cutoff = Date().addingTimeInterval(-86_400)
+        for upload in try await client.listMultipartUploads(prefix: client.settings.prefix) where upload.started < cutoff {
+            try await client.abortMultipartUpload(upload.key, uploadID: upload.uploadID)
+        }
     }
 
     public func listBackups() async throws -> [String] {
@@ -106,7 +123,10 @@ struct S3BackupWriter: BackupWriter {
         await sweep()
         let client = sink.client
         let prefix = sink.key(id, "")
+        let manifest = sink.key(id, "manifest.json")
         _ = try? await Task {
+            // The manifest first, on its own: no moment may show a manifest whose artifacts are gone.
+            try await client.deleteObjects([manifest])
             try await client.deleteObjects(try await client.list(prefix: prefix).keys)
         }.value
     }

@@ -37,6 +37,15 @@ struct S3SinkTests {
         #expect(try await sink.beginBackup(id: "20250103143022") == nil, "a taken id is refused")
     }
 
+    @Test func aReservedIDIsRefusedToASecondRun() async throws {
+        let first = try await sink.beginBackup(id: "20250103143028")
+        let second = try await sink.beginBackup(id: "20250103143028")
+        #expect(first != nil)
+        #expect(second == nil, "two runs in the same second must not share a folder")
+        await first?.abort()
+        #expect(try await sink.client.list(prefix: sink.key("20250103143028", "")).keys.isEmpty)
+    }
+
     @Test func largeArtifactGoesUpInParallelPartsAndLeavesNoUpload() async throws {
         let data = Self.sample(5 << 20 + 12_345)
         let writer = try #require(try await sink.beginBackup(id: "20250103143023"))
