@@ -6,9 +6,12 @@ struct ClientTools: Sendable {
     /// The folder to look in; `nil` searches `PATH`.
     let directory: String?
 
-    /// The path of `program` whose major version is at least `minimumMajor`.
+    /// The path and major version of `program`, which must be at least `minimumMajor`.
+    /// - Parameter requiredBy: What sets the minimum, for the message.
     /// - Throws: ``LifeboatError`` with code `toolMissing` when it is absent or too old.
-    func locate(_ program: String, minimumMajor: Int) async throws -> String {
+    func locate(_ program: String, minimumMajor: Int, requiredBy: String = "the server")
+        async throws -> (path: String, major: Int)
+    {
         guard let path = find(program) else {
             let place = directory.map { "in \($0) (source.pg_bin_dir)" } ?? "in PATH"
             throw LifeboatError(
@@ -20,10 +23,10 @@ struct ClientTools: Sendable {
         guard major >= minimumMajor else {
             throw LifeboatError(
                 .toolMissing,
-                "\(path) is version \(major), older than the server (\(minimumMajor)); install "
+                "\(path) is version \(major), older than \(requiredBy) (\(minimumMajor)); install "
                     + "postgresql-client-\(minimumMajor) or newer, or point source.pg_bin_dir at it")
         }
-        return path
+        return (path, major)
     }
 
     private func find(_ program: String) -> String? {

@@ -32,8 +32,11 @@ public struct PostgresDestination: RestoreDestination {
     }
 
     public func restore(_ manifest: Manifest, from artifacts: ArtifactStore, logger: Logger) async throws {
-        let major = Int(manifest.source.serverVersion.prefix { $0.isNumber }) ?? 0
-        let pgRestore = try await tools.locate("pg_restore", minimumMajor: major)
+        // pg_restore must read the archive's format (from the pg_dump that wrote it) and the server's SQL.
+        let server = Int(manifest.source.serverVersion.prefix { $0.isNumber }) ?? 0
+        let major = max(server, manifest.source.dumpToolMajorVersion ?? 0)
+        let pgRestore = try await tools.locate(
+            "pg_restore", minimumMajor: major, requiredBy: "the backup's server and pg_dump").path
         guard let schema = manifest.artifacts.first(where: { $0.kind == .schema }) else {
             throw LifeboatError(.restoreFailed, "backup \(manifest.id) has no schema artifact; it cannot be restored")
         }

@@ -23,7 +23,8 @@ public struct PostgresSource: Source {
         do {
             try await coordinator.run(SessionSettings.common)
             try await coordinator.run(["BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"])
-            let info = try await describe(coordinator)
+            var info = try await describe(coordinator)
+            info.dumpToolMajorVersion = pgDump.major
             let tables = try await listTables(coordinator)
             if !tables.isEmpty {
                 try await coordinator.query(
@@ -43,7 +44,7 @@ public struct PostgresSource: Source {
                 metadata: ["server": "\(info.serverVersion)", "tables": "\(tables.count)", "bytes": "\(info.sizeBytes)"])
             return PostgresSnapshot(
                 info: info, tables: tables, coordinator: coordinator, pool: ConnectionPool(workers),
-                connection: connection, pgDump: pgDump)
+                connection: connection, pgDump: pgDump.path)
         } catch let error as PostgresServerError {
             throw LifeboatError(
                 .backupFailed, "cannot open a snapshot of \(connection.display): \(error)", cause: error)

@@ -37,6 +37,8 @@ public final class ChildProcess: @unchecked Sendable {
     private var inputFD: Int32
     private var outputFD: Int32
     private var status: Status?
+    /// Held while the child is reaped or signalled, so that a signal never reaches a reused pid.
+    private let reaping = NSLock()
 
     /// Starts `executable` with `arguments`.
     /// - Parameter environment: Variables set on top of Lifeboat's own environment (e.g. `PGPASSWORD`).
@@ -172,14 +174,23 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Asks the child to stop (`SIGTERM`).
     public func terminate() {
-        kill(pid, SIGTERM)
+        reaping.lock()
+        defer { reaping.unlock() }
+        if status == nil { kill(pid, SIGTERM) }
     }
 
     private func reap(blocking: Bool) -> Status? {
         if let status { return status }
+        if blocking {
+            // Wait for the exit without reaping, so that terminate() is never locked out for long.
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+        }
+        reaping.lock()
+        defer { reaping.unlock() }
         var raw: Int32 = 0
         var result: pid_t
-        repeat { result = waitpid(pid, &raw, blocking ? 0 : WNOHANG) } while result < 0 && errno == EINTR
+        repeat { result = waitpid(pid, &raw, WNOHANG) } while result < 0 && errno == EINTR
         guard result == pid else { return nil }
         let signal = raw & 0x7f
         let code = signal == 0 ? (raw >> 8) & 0xff : 128 + signal

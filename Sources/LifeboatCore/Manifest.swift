@@ -80,6 +80,8 @@ public struct SourceInfo: Codable, Sendable, Equatable {
     public var snapshot: String
     /// The character encoding of the table data artifacts (the database's encoding).
     public var encoding: String
+    /// The major version of the tool that wrote the schema archive (`pg_dump`); a restore needs one as new.
+    public var dumpToolMajorVersion: Int?
 
     /// Creates source information.
     public init(

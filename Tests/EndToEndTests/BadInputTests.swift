@@ -71,6 +71,24 @@ struct BadInputTests {
         expectOneLineFailure(try lifeboat.run(["backup"]), code: 72, mentioning: "older than the server")
     }
 
+    @Test func pgRestoreOlderThanTheArchiveIsRefused() throws {
+        let source = try TestDatabase.create("oldrestore")
+        try source.execute("CREATE TABLE t (v int);")
+        let lifeboat = try LifeboatRunner(source: source.url)
+        defer { lifeboat.cleanUp() }
+        _ = try lifeboat.backup()
+        let bin = lifeboat.folder.appendingPathComponent("oldbin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let fake = bin.appendingPathComponent("pg_restore")
+        try "#!/bin/sh\necho 'pg_restore (PostgreSQL) 14.9'\n".write(to: fake, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        try lifeboat.writeConfig("source:\n  pg_bin_dir: \(bin.path)\n")
+        let target = try TestDatabase.create("oldrestore_dst")
+        expectOneLineFailure(
+            try lifeboat.run(["restore", "--into", target.url]), code: 72, mentioning: "older than the backup's server")
+        #expect(try target.isEmpty())
+    }
+
     @Test func unknownBackupID() throws {
         let source = try TestDatabase.create("unknown_id")
         try source.execute("CREATE TABLE t (v int);")

@@ -59,6 +59,7 @@ struct RoundTripTests {
         #expect(source_["database"] as? String == source.name)
         #expect((source_["server_version"] as? String)?.hasPrefix("15.") == true)
         #expect(source_["snapshot"] as? String != nil)
+        #expect(source_["dump_tool_major_version"] as? Int == 15)
         let artifacts = try #require(manifest["artifacts"] as? [[String: Any]])
         let accounts = try #require(artifacts.first { ($0["table"] as? [String: String])?["name"] == "accounts" })
         #expect(accounts["rows"] as? Int == 500)
