@@ -5,6 +5,7 @@ Usage: python3 fault_proxy.py PORT UPSTREAM_PORT RULE
   reset:N   every Nth request has its connection reset before any reply
   stall:N   every Nth request gets no reply for 60 s (the client must time out and retry)
   parts     every UploadPart request is answered 500, forever (the backup must fail and clean up)
+  complete  the first CompleteMultipartUpload is answered 200 with an InternalError document (S3 does this)
 Listens on 127.0.0.1:PORT only.
 """
 import http.client
@@ -19,6 +20,7 @@ port, upstream, rule = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 kind, _, every = rule.partition(":")
 every = int(every or 1)
 counter = 0
+completed_once = False
 lock = threading.Lock()
 
 
@@ -29,7 +31,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         pass
 
     def handle_any(self):
-        global counter
+        global counter, completed_once
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with lock:
             counter += 1
@@ -45,6 +47,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             time.sleep(60)
             self.close_connection = True
             return
+        if kind == "complete" and self.command == "POST" and "uploadId=" in self.path and not completed_once:
+            completed_once = True
+            return self.reply(200, b"<Error><Code>InternalError</Code><Message>injected</Message></Error>")
         if kind == "parts" and "partNumber=" in self.path:
             return self.reply(500, b"<Error><Code>InternalError</Code><Message>injected</Message></Error>")
         connection = http.client.HTTPConnection("127.0.0.1", upstream, timeout=120)

@@ -141,7 +141,11 @@ final class S3Client: Sendable {
             let response = try await send(
                 "POST", query: [("delete", "")], headers: ["Content-MD5": md5, "Content-Type": "application/xml"],
                 body: body)
-            if let failed = XMLTree.parse(response.body)?.all("Error").first {
+            let reply = XMLTree.parse(response.body)
+            if reply?.name == "Error" {
+                throw Self.error(response, request: "POST \(describe(""))?delete")
+            }
+            if let failed = reply?.all("Error").first {
                 throw S3Error(
                     status: 200, code: failed.value("Code") ?? "DeleteFailed", message: failed.value("Message") ?? "",
                     request: "DELETE \(describe(failed.value("Key") ?? ""))")
@@ -162,10 +166,19 @@ final class S3Client: Sendable {
 
     /// Uploads one part and returns its checked ETag.
     func uploadPart(_ key: String, uploadID: String, number: Int, _ bytes: [UInt8]) async throws -> String {
-        let response = try await send(
-            "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
-            headers: ["Content-MD5": Self.contentMD5(bytes)], body: bytes)
-        return try checkETag(response, bytes, key)
+        var attempt = 0
+        while true {
+            attempt += 1
+            let response = try await send(
+                "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
+                headers: ["Content-MD5": Self.contentMD5(bytes)], body: bytes)
+            do {
+                return try checkETag(response, bytes, key)
+            } catch {
+                // A part is idempotent: one that arrived damaged is simply sent again, a few times.
+                guard attempt < 3 else { throw error }
+            }
+        }
     }
 
     /// Completes a multipart upload. A retried completion may find the upload already complete, so the object
@@ -174,16 +187,24 @@ final class S3Client: Sendable {
         let list = parts.map { "<Part><PartNumber>\($0.0)</PartNumber><ETag>\($0.1)</ETag></Part>" }.joined()
         let body = Array("<CompleteMultipartUpload>\(list)</CompleteMultipartUpload>".utf8)
         var completionError: (any Error)?
-        do {
-            let response = try await send(
-                "POST", key: key, query: [("uploadId", uploadID)], headers: ["Content-Type": "application/xml"],
-                body: body)
-            // S3 may answer 200 with an error document.
-            if let tree = XMLTree.parse(response.body), tree.name == "Error" {
-                completionError = Self.error(HTTPResponse(status: 200, headers: [:], body: response.body), request: "POST \(describe(key))")
+        for attempt in 1...settings.maxAttempts {
+            do {
+                let response = try await send(
+                    "POST", key: key, query: [("uploadId", uploadID)], headers: ["Content-Type": "application/xml"],
+                    body: body)
+                // S3 may answer 200 with an error document, which AWS says to retry like a 5xx.
+                guard let tree = XMLTree.parse(response.body), tree.name == "Error" else {
+                    completionError = nil
+                    break
+                }
+                let error = Self.error(response, request: "POST \(describe(key))?uploadId")
+                completionError = error
+                guard error.isRetryable || error.code == "InternalError", attempt < settings.maxAttempts else { break }
+                try await Task.sleep(for: .seconds(Double.random(in: 0...min(5.0, 0.1 * pow(2.0, Double(attempt))))))
+            } catch let error as S3Error {
+                completionError = error
+                break
             }
-        } catch {
-            completionError = error
         }
         let stored = try await headObject(key)
         guard stored == size else {

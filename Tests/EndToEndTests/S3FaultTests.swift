@@ -2,7 +2,8 @@ import Foundation
 import LifeboatCore
 import Testing
 
-/// Backups and restores through a proxy that answers 503 SlowDown, resets connections and stalls: retries
+/// Backups and restores through a proxy that answers 503 SlowDown, resets connections, stalls, and answers a
+/// multipart completion with "200 + InternalError": retries
 /// carry them through; a part that can never be stored fails the backup and leaves nothing billing.
 @Suite(.enabled(if: TestEnvironment.enabled, "needs LIFEBOAT_TEST_DATABASE_URL (scripts/test sets it)"))
 struct S3FaultTests {
@@ -47,7 +48,7 @@ struct S3FaultTests {
             """
     }
 
-    @Test(arguments: ["503:3", "reset:4", "stall:7"])
+    @Test(arguments: ["503:3", "reset:4", "stall:7", "complete"])
     func backupAndRestoreSurviveAFlakyNetwork(rule: String) async throws {
         let (_, lifeboat, credentials) = try setUp("flaky")
         defer { lifeboat.cleanUp() }
