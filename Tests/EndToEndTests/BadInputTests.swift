@@ -58,16 +58,21 @@ struct BadInputTests {
         #expect(!FileManager.default.fileExists(atPath: lifeboat.backups.path))
     }
 
+    /// Points the runner's config at a folder holding a fake `tool` that reports PostgreSQL 14.
+    func useOldTool(_ tool: String, in lifeboat: LifeboatRunner) throws {
+        let bin = lifeboat.folder.appendingPathComponent("oldbin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let fake = bin.appendingPathComponent(tool)
+        try "#!/bin/sh\necho '\(tool) (PostgreSQL) 14.9'\n".write(to: fake, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        try lifeboat.writeConfig("source:\n  pg_bin_dir: \(bin.path)\n")
+    }
+
     @Test func pgDumpOlderThanServer() throws {
         let source = try TestDatabase.create("olddump")
         let lifeboat = try LifeboatRunner(source: source.url)
         defer { lifeboat.cleanUp() }
-        let bin = lifeboat.folder.appendingPathComponent("oldbin")
-        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
-        let fake = bin.appendingPathComponent("pg_dump")
-        try "#!/bin/sh\necho 'pg_dump (PostgreSQL) 14.9'\n".write(to: fake, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
-        try lifeboat.writeConfig("source:\n  pg_bin_dir: \(bin.path)\n")
+        try useOldTool("pg_dump", in: lifeboat)
         expectOneLineFailure(try lifeboat.run(["backup"]), code: 72, mentioning: "older than the server")
     }
 
@@ -77,12 +82,7 @@ struct BadInputTests {
         let lifeboat = try LifeboatRunner(source: source.url)
         defer { lifeboat.cleanUp() }
         _ = try lifeboat.backup()
-        let bin = lifeboat.folder.appendingPathComponent("oldbin")
-        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
-        let fake = bin.appendingPathComponent("pg_restore")
-        try "#!/bin/sh\necho 'pg_restore (PostgreSQL) 14.9'\n".write(to: fake, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
-        try lifeboat.writeConfig("source:\n  pg_bin_dir: \(bin.path)\n")
+        try useOldTool("pg_restore", in: lifeboat)
         let target = try TestDatabase.create("oldrestore_dst")
         expectOneLineFailure(
             try lifeboat.run(["restore", "--into", target.url]), code: 72, mentioning: "older than the backup's server")

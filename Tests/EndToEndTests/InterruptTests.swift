@@ -5,6 +5,14 @@ import Testing
 /// SIGTERM (or Ctrl-C) at any moment leaves nothing partial: no backup folder, no half-restored database.
 @Suite(.enabled(if: TestEnvironment.enabled, "needs LIFEBOAT_TEST_DATABASE_URL (scripts/test sets it)"))
 struct InterruptTests {
+    /// A source large enough to interrupt, a runner, and the path of its config (an absolute target folder).
+    func setUp(_ prefix: String) throws -> (TestDatabase, LifeboatRunner, String) {
+        let source = try bigSource(prefix)
+        let lifeboat = try LifeboatRunner(source: source.url)
+        try lifeboat.writeConfig("targets:\n  - url: \(lifeboat.backups.path)\n")
+        return (source, lifeboat, lifeboat.folder.appendingPathComponent("lifeboat.yml").path)
+    }
+
     func bigSource(_ prefix: String) throws -> TestDatabase {
         let source = try TestDatabase.create(prefix)
         try source.execute("""
@@ -28,11 +36,8 @@ struct InterruptTests {
     }
 
     @Test func interruptedRestoreReturnsTheTargetToEmpty() async throws {
-        let source = try bigSource("int_restore")
-        let lifeboat = try LifeboatRunner(source: source.url)
+        let (source, lifeboat, config) = try setUp("int_restore")
         defer { lifeboat.cleanUp() }
-        let config = lifeboat.folder.appendingPathComponent("lifeboat.yml").path
-        try lifeboat.writeConfig("targets:\n  - url: \(lifeboat.backups.path)\n")
         _ = try lifeboat.backup()
         var interrupted = 0
         for delay in [0.4, 0.8, 1.5] {
@@ -52,11 +57,8 @@ struct InterruptTests {
     }
 
     @Test func interruptedBackupKeepsNothing() async throws {
-        let source = try bigSource("int_backup")
-        let lifeboat = try LifeboatRunner(source: source.url)
+        let (source, lifeboat, config) = try setUp("int_backup")
         defer { lifeboat.cleanUp() }
-        let config = lifeboat.folder.appendingPathComponent("lifeboat.yml").path
-        try lifeboat.writeConfig("targets:\n  - url: \(lifeboat.backups.path)\n")
         var interrupted = 0
         for delay in [0.15, 0.3, 0.6] {
             let status = try await interrupt(["backup"], after: delay, config: config, source: source.url)
