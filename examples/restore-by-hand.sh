@@ -6,16 +6,28 @@ backup=$1 target=$2
 
 # What the manifest says, one artifact per line: kind, stored name, SHA-256 of the stored bytes, and for table data
 # the COPY target: "schema"."table" ("column", ...). (Table names with tabs or newlines need a hand-made COPY.)
-artifacts=$(python3 - "$backup/manifest.json" <<'PY'
-import json, sys
+artifacts=$(python3 - "$backup" <<'PY'
+import json, os, sys
+folder = sys.argv[1]
+manifest = json.load(open(os.path.join(folder, "manifest.json")))
 quote = lambda name: '"' + name.replace('"', '""') + '"'
-for a in json.load(open(sys.argv[1]))["artifacts"]:
+# How this folder stores each artifact: the record of the first complete target whose files are all here with
+# their sizes (format 1 kept it in the artifacts themselves).
+def here(s):
+    path = os.path.join(folder, s["name"])
+    return os.path.isfile(path) and os.path.getsize(path) == s["stored_bytes"]
+stored = manifest["artifacts"]
+for target in manifest.get("targets", []):
+    if target["status"] == "complete" and all(map(here, target["artifacts"])):
+        stored = target["artifacts"]
+        break
+for a, s in zip(manifest["artifacts"], stored):
     table = "-"
     if a.get("table"):
         table = f"{quote(a['table']['schema'])}.{quote(a['table']['name'])}"
         if a.get("columns"):
             table += " (" + ", ".join(map(quote, a["columns"])) + ")"
-    print(a["kind"], a["name"], a["sha256"], table, sep="\t")
+    print(a["kind"], s["name"], s["sha256"], table, sep="\t")
 PY
 )
 encoding=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["source"]["encoding"])' "$backup/manifest.json")

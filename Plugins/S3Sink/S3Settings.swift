@@ -40,7 +40,9 @@ struct S3Settings: Sendable {
         let path = url.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         prefix = path.isEmpty ? "" : path + "/"
         region = options["region"] ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
-        if let given = options["endpoint"] {
+        // The AWS SDKs' variables name an endpoint for targets given only by URL, e.g. in DATABASE_BACKUP_URL.
+        let givenEndpoint = options["endpoint"] ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"]
+        if let given = givenEndpoint {
             guard let endpoint = URL(string: given), let scheme = endpoint.scheme, ["http", "https"].contains(scheme),
                 endpoint.host != nil, endpoint.path.isEmpty || endpoint.path == "/", endpoint.query == nil
             else { throw invalid("endpoint must be an http:// or https:// URL of a host (and port), without a path") }
@@ -50,7 +52,7 @@ struct S3Settings: Sendable {
         }
         switch options["path_style"]?.lowercased() {
         // A dotted bucket name is not covered by S3's wildcard TLS certificate as a host name.
-        case nil: pathStyle = options["endpoint"] != nil || bucket.contains(".")
+        case nil: pathStyle = givenEndpoint != nil || bucket.contains(".")
         case "true": pathStyle = true
         case "false": pathStyle = false
         default: throw invalid("path_style must be true or false")
@@ -79,7 +81,7 @@ struct S3Settings: Sendable {
         transfer.lowSpeedSeconds = timeout
         self.transfer = transfer
         // AWS refuses parts under 5 MiB (but the last); a self-hosted endpoint may allow smaller ones.
-        let smallest = options["endpoint"] == nil ? 5 : 1
+        let smallest = givenEndpoint == nil ? 5 : 1
         guard let parts = Int(options["part_size_mb"] ?? "8"), (smallest...5120).contains(parts),
             let concurrency = Int(options["concurrency"] ?? "4"), (1...64).contains(concurrency)
         else { throw invalid("part_size_mb must be \(smallest)-5120 and concurrency 1-64") }

@@ -23,9 +23,10 @@ struct GlobalOptions: ParsableArguments {
         try ConfigLoader().load(path: config)
     }
 
-    /// The sink of the first configured target, which `list`, `verify` and `restore` read.
-    func primarySink(_ config: LifeboatConfig) throws -> any Sink {
-        try Lifeboat.registry.makeSink(config.targets[0])
+    /// The sinks of every configured target in configuration order, or only the one `from` names.
+    func sinks(_ config: LifeboatConfig, from: String? = nil) throws -> [any Sink] {
+        let targets = try from.map { [try config.target(named: $0)] } ?? config.targets
+        return try targets.map { try Lifeboat.registry.makeSink($0) }
     }
 
     /// Runs a command body; a failure becomes one line on stderr and its exit code, never a stack trace.
@@ -34,6 +35,8 @@ struct GlobalOptions: ParsableArguments {
             try await body()
         } catch let error as LifeboatError {
             throw fail(error)
+        } catch let exit as ExitCode {
+            throw exit
         } catch is CancellationError {
             throw fail(LifeboatError(.interrupted, "interrupted before anything was written"))  // engines report later ones
         } catch {
@@ -51,8 +54,24 @@ struct GlobalOptions: ParsableArguments {
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
+extension LifeboatConfig {
+    /// The target called `name`.
+    /// - Throws: ``LifeboatError`` naming the configured targets when there is none of that name.
+    func target(named name: String) throws -> TargetConfig {
+        guard let target = targets.first(where: { $0.name == name }) else {
+            throw LifeboatError(
+                .configInvalid,
+                "no target is named '\(name)'; configured: \(targets.map(\.name).joined(separator: ", "))")
+        }
+        return target
+    }
+}
+
 /// The process exit code of each kind of failure (sysexits.h where one fits).
 enum ExitCodes {
+    /// A backup complete on every required target, but some optional target failed.
+    static let incomplete: Int32 = 3
+
     static func code(for code: LifeboatError.Code) -> Int32 {
         switch code {
         case .checksumMismatch: 65

@@ -9,13 +9,13 @@ public struct Lifeboat: AsyncParsableCommand {
         abstract: "Consistent PostgreSQL backups, verified and restorable.",
         discussion: """
             Without a config file, DATABASE_URL is the source and ./backups the target. \
-            Exit codes: 0 success, 1 failed, 64 usage, 65 checksum mismatch, 66 backup not found, \
+            Exit codes: 0 success, 1 failed, 3 backup complete but an optional target failed, 64 usage, 65 checksum mismatch, 66 backup not found, \
             69 server unreachable or database missing, 72 pg_dump/pg_restore missing, 73 target not writable, \
             74 I/O error, 75 restore target not empty, 77 authentication failed, 78 bad config, \
             130 interrupted (nothing partial is kept).
             """,
         version: LifeboatVersion.current,
-        subcommands: [Backup.self, List.self, Verify.self, Restore.self])
+        subcommands: [Backup.self, List.self, Verify.self, Restore.self, Copy.self])
 
     public init() {}
 

@@ -1,37 +1,65 @@
 import Logging
 
-/// Reads the artifacts of one backup and proves every byte against the manifest: the SHA-256 of the stored bytes,
-/// then, after decoding, the SHA-256 of the raw bytes.
+/// Reads the artifacts of one backup from its copies on one or more targets and proves every byte against the
+/// manifest: the SHA-256 of the stored bytes, then, after decoding, the SHA-256 of the raw bytes.
 public struct ArtifactStore: Sendable {
-    /// Where the backup is stored.
-    public let sink: any Sink
     /// The backup being read.
     public let manifest: Manifest
-    /// Supplies decoders for the manifest's codecs.
+    /// The copies, in preference order.
+    public let copies: [BackupCopy]
+    /// Supplies decoders for the copies' codecs.
     public let registry: PluginRegistry
+    /// For each artifact (by index in the manifest), the copy it is read from.
+    private var chosen: [Int]
+    private let indexByName: [String: Int]
 
-    /// Creates a store for `manifest` on `sink`.
-    public init(sink: any Sink, manifest: Manifest, registry: PluginRegistry) {
-        self.sink = sink
+    /// Creates a store that reads every artifact from the first copy.
+    public init(manifest: Manifest, copies: [BackupCopy], registry: PluginRegistry) {
+        precondition(!copies.isEmpty, "a store needs a copy")
         self.manifest = manifest
+        self.copies = copies
         self.registry = registry
+        self.chosen = Array(repeating: 0, count: manifest.artifacts.count)
+        self.indexByName = Dictionary(
+            manifest.artifacts.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Streams an artifact's raw (decoded) bytes to `body` in bounded chunks, then checks sizes and checksums.
     ///
     /// The checks complete after the last chunk, so a consumer that must not act on bad bytes verifies first with
     /// ``verifyAll(logger:)`` or holds back its own commit until this returns.
-    /// - Throws: ``LifeboatError`` with code `checksumMismatch` naming the artifact.
+    /// - Throws: ``LifeboatError`` with code `checksumMismatch` naming the artifact and target.
     public func read(_ artifact: Artifact, _ body: ([UInt8]) async throws -> Void) async throws {
-        let decoder = try registry.makeDecoder(codec: artifact.codec)
+        let index = index(of: artifact)
+        try await read(index, from: copies[chosen[index]], body)
+    }
+
+    /// Streams an artifact's stored (still encoded) bytes to `body`, then checks their size and SHA-256.
+    /// - Throws: ``LifeboatError`` with code `checksumMismatch` naming the artifact and target.
+    public func readStored(_ artifact: Artifact, _ body: ([UInt8]) async throws -> Void) async throws {
+        try await readStored(index(of: artifact), from: copies[chosen[index(of: artifact)]], body)
+    }
+
+    private func index(of artifact: Artifact) -> Int {
+        guard let index = indexByName[artifact.name] else {
+            preconditionFailure("artifact \(artifact.name) is not in backup \(manifest.id)")
+        }
+        return index
+    }
+
+    private func read(_ index: Int, from copy: BackupCopy, _ body: ([UInt8]) async throws -> Void) async throws {
+        let artifact = manifest.artifacts[index]
+        let decoder = try registry.makeDecoder(codec: copy.record.codec)
         var raw = StreamDigest()
         var decodeFailure: (any Error)?
         func deliver(_ bytes: [UInt8]) async throws {
             raw.update(bytes)
-            guard raw.byteCount <= artifact.rawBytes else { throw mismatch(artifact, "decodes to more bytes than") }
+            guard raw.byteCount <= artifact.rawBytes else {
+                throw mismatch(index, copy, "decodes to more bytes than")
+            }
             try await body(bytes)
         }
-        try await readStored(artifact) { chunk in
+        try await readStored(index, from: copy) { chunk in
             guard decodeFailure == nil else { return }  // keep hashing: a flipped bit is the likelier cause
             do {
                 if let decoder { try await decoder.decode(chunk, into: deliver) } else { try await deliver(chunk) }
@@ -45,23 +73,27 @@ public struct ArtifactStore: Sendable {
         if let decodeFailure {
             throw LifeboatError(
                 .checksumMismatch,
-                "artifact \(artifact.name) of backup \(manifest.id) on target '\(sink.name)' cannot be decoded "
-                    + "(\(decodeFailure)); nothing was loaded from it, use another backup",
+                "artifact \(copy.record.artifacts[index].name) of backup \(manifest.id) on target "
+                    + "'\(copy.sink.name)' cannot be decoded (\(decodeFailure)); nothing was loaded from it, use "
+                    + "another backup or target",
                 cause: decodeFailure)
         }
         guard raw.byteCount == artifact.rawBytes, raw.hexDigest() == artifact.rawSha256 else {
-            throw mismatch(artifact, "decodes to bytes whose SHA-256 differs from")
+            throw mismatch(index, copy, "decodes to bytes whose SHA-256 differs from")
         }
     }
 
     /// Streams the stored bytes to `body`, then checks their size and SHA-256.
-    private func readStored(_ artifact: Artifact, _ body: ([UInt8]) async throws -> Void = { _ in }) async throws {
-        let reader = try await sink.openArtifact(backupID: manifest.id, name: artifact.name)
-        var stored = StreamDigest()
+    private func readStored(
+        _ index: Int, from copy: BackupCopy, _ body: ([UInt8]) async throws -> Void = { _ in }
+    ) async throws {
+        let stored = copy.record.artifacts[index]
+        let reader = try await copy.sink.openArtifact(backupID: manifest.id, name: stored.name)
+        var digest = StreamDigest()
         do {
             while let chunk = try await reader.read() {
-                stored.update(chunk)
-                guard stored.byteCount <= artifact.storedBytes else { break }
+                digest.update(chunk)
+                guard digest.byteCount <= stored.storedBytes else { break }
                 try await body(chunk)
             }
         } catch {
@@ -69,36 +101,79 @@ public struct ArtifactStore: Sendable {
             throw error
         }
         await reader.close()
-        guard stored.byteCount == artifact.storedBytes, stored.hexDigest() == artifact.sha256 else {
-            throw mismatch(artifact, "has a SHA-256 or size that differs from")
+        guard digest.byteCount == stored.storedBytes, digest.hexDigest() == stored.sha256 else {
+            throw mismatch(index, copy, "has a SHA-256 or size that differs from")
         }
     }
 
-    private func mismatch(_ artifact: Artifact, _ what: String) -> LifeboatError {
+    private func mismatch(_ index: Int, _ copy: BackupCopy, _ what: String) -> LifeboatError {
         LifeboatError(
             .checksumMismatch,
-            "artifact \(artifact.name) of backup \(manifest.id) on target '\(sink.name)' is corrupt: it \(what) "
-                + "the manifest; use another backup or target")
+            "artifact \(copy.record.artifacts[index].name) of backup \(manifest.id) on target '\(copy.sink.name)' "
+                + "is corrupt: it \(what) the manifest; use another backup or target")
     }
 
-    /// Reads every artifact once and checks it against the manifest.
-    /// - Parameters:
-    ///   - decoding: Also decode and check the raw SHA-256 (`lifeboat verify`). A restore checks only the stored
-    ///     bytes up front, because it decodes and checks the raw bytes as it loads them, before anything commits.
+    /// Reads every artifact of the first copy, decodes it, and checks both checksums (`lifeboat verify`).
     /// - Returns: The number of stored bytes verified.
     /// - Throws: ``LifeboatError`` with code `checksumMismatch` or `artifactMissing` at the first bad artifact.
     @discardableResult
-    public func verifyAll(decoding: Bool = true, logger: Logger) async throws -> Int {
+    public func verifyAll(logger: Logger) async throws -> Int {
         var total = 0
-        for artifact in manifest.artifacts {
-            if decoding {
-                try await read(artifact) { _ in }
-            } else {
-                try await readStored(artifact)
-            }
-            total += artifact.storedBytes
-            logger.debug("verified \(artifact.name)", metadata: ["bytes": "\(artifact.storedBytes)"])
+        for index in manifest.artifacts.indices {
+            try await read(index, from: copies[0]) { _ in }
+            total += copies[0].record.artifacts[index].storedBytes
+            logger.debug("verified \(manifest.artifacts[index].name)", metadata: ["target": "\(copies[0].sink.name)"])
         }
         return total
     }
+
+    /// Checks the stored bytes of every artifact, taking each from the first copy where it is intact.
+    ///
+    /// A restore calls this before touching its target; it decodes and checks the raw bytes as it loads them,
+    /// before anything commits.
+    /// - Returns: A store that reads each artifact from the copy that passed, and the artifacts that came from
+    ///   another copy than the first.
+    /// - Throws: The first copy's error for an artifact that no copy holds intact.
+    public func choosingIntactCopies(logger: Logger) async throws -> (ArtifactStore, [ArtifactFallback]) {
+        var store = self
+        var fallbacks: [ArtifactFallback] = []
+        for index in manifest.artifacts.indices {
+            var firstError: LifeboatError?
+            for (position, copy) in copies.enumerated() {
+                do {
+                    try await readStored(index, from: copy)
+                    store.chosen[index] = position
+                    break
+                } catch let error as LifeboatError where error.code != .interrupted {
+                    firstError = firstError ?? error
+                    guard position + 1 < copies.count else {
+                        throw copies.count == 1 ? error : LifeboatError(
+                            firstError!.code, firstError!.message + "; no other target holds it intact",
+                            cause: firstError!.cause)
+                    }
+                    logger.warning("\(error.message); reading it from target '\(copies[position + 1].sink.name)'")
+                }
+            }
+            if store.chosen[index] != 0 {
+                fallbacks.append(
+                    ArtifactFallback(
+                        artifact: manifest.artifacts[index].name, failedTarget: copies[0].sink.name,
+                        usedTarget: copies[store.chosen[index]].sink.name, reason: firstError?.message ?? ""))
+            }
+            logger.debug("checked \(manifest.artifacts[index].name)", metadata: ["target": "\(copies[store.chosen[index]].sink.name)"])
+        }
+        return (store, fallbacks)
+    }
+}
+
+/// An artifact a restore read from another target than the preferred one.
+public struct ArtifactFallback: Sendable, Equatable {
+    /// The artifact's name.
+    public var artifact: String
+    /// The preferred target, where it was missing or corrupt.
+    public var failedTarget: String
+    /// The target it was read from.
+    public var usedTarget: String
+    /// What was wrong on the preferred target.
+    public var reason: String
 }

@@ -1,147 +1,243 @@
 import Foundation
 import Logging
 
-/// Drives a backup: one consistent snapshot of the source, every artifact streamed to the target with its
-/// SHA-256, and the manifest committed last.
+/// Drives a backup: one consistent snapshot of the source, read once and fanned out to every target, each
+/// artifact with its SHA-256, and the manifest committed last to every target that stored everything.
 public struct BackupEngine: Sendable {
     /// The database to back up.
     public let source: any Source
-    /// Where the backup goes.
-    public let sink: any Sink
-    /// How artifacts are encoded on the way; `nil` stores raw bytes.
-    public let codec: (any StreamCodec)?
+    /// Where the backup goes, in configuration order.
+    public let targets: [BackupTarget]
     /// Progress and diagnostics.
     public let logger: Logger
 
     /// Creates an engine.
-    public init(source: any Source, sink: any Sink, codec: (any StreamCodec)?, logger: Logger) {
+    public init(source: any Source, targets: [BackupTarget], logger: Logger) {
+        precondition(!targets.isEmpty, "a backup needs a target")
         self.source = source
-        self.sink = sink
-        self.codec = codec
+        self.targets = targets
         self.logger = logger
     }
 
     /// Takes a backup.
     /// - Parameter label: An optional label recorded in the manifest.
-    /// - Returns: The committed manifest.
-    public func run(label: String?) async throws -> Manifest {
+    /// - Returns: The committed manifest and the optional targets that failed.
+    /// - Throws: ``LifeboatError`` when a required target (or every target) failed; then no target keeps any of
+    ///   the backup.
+    public func run(label: String?) async throws -> BackupOutcome {
         let startedAt = Date()
         let snapshot = try await source.openSnapshot(logger: logger)
         do {
-            let (id, writer) = try await reserveID(startingAt: startedAt)
+            let (id, runs, failedAtStart) = try await reserveID(startingAt: startedAt)
             logger.info(
                 "backup \(id) started",
-                metadata: ["target": "\(sink.name)", "artifacts": "\(snapshot.plan.count)",
-                           "snapshot": "\(snapshot.info.snapshot)"])
+                metadata: ["targets": "\(runs.map(\.name).joined(separator: ","))",
+                           "artifacts": "\(snapshot.plan.count)", "snapshot": "\(snapshot.info.snapshot)"])
             do {
-                let artifacts = try await dumpAll(snapshot, to: writer)
+                let dumped = try await dumpAll(snapshot, to: runs)
+                var records = failedAtStart
+                for run in runs { records.append(await record(of: run, dumped)) }
                 let manifest = Manifest(
                     id: id, label: label, startedAt: startedAt, finishedAt: Date(), source: snapshot.info,
-                    artifacts: artifacts)
-                try await writer.commit(manifest: try manifest.encoded())
+                    artifacts: dumped.map(\.0), targets: order(records))
+                let lateFailures = try await commit(manifest, to: runs)
                 await snapshot.close()
-                return manifest
+                let failures = Self.failures(in: manifest.targets) + lateFailures
+                return BackupOutcome(manifest: manifest, failures: failures)
             } catch {
-                await writer.abort()
-                throw error
+                await withTaskGroup(of: Void.self) { group in
+                    for run in runs { group.addTask { await run.writer.abort() } }
+                }
+                guard let error = error as? LifeboatError, !Task.isCancelled, runs.count > 1 else { throw error }
+                throw LifeboatError(
+                    error.code, error.message + "; nothing of backup \(id) was kept on any target", cause: error.cause)
             }
         } catch {
             await snapshot.close()
             // Whatever a step reported (a killed pg_dump, a cancelled read), a cancelled run was interrupted.
             guard !Task.isCancelled else {
-                throw LifeboatError(.interrupted, "backup interrupted; nothing of it was kept")
+                throw LifeboatError(.interrupted, "backup interrupted; nothing of it was kept on any target")
             }
             throw error
         }
     }
 
-    /// Reserves the start time's id, or the next free second when a backup already took it.
-    private func reserveID(startingAt date: Date) async throws -> (String, any BackupWriter) {
+    /// Reserves the same id on every target: the start time's, or the next second free everywhere.
+    /// - Returns: The id, a run per target that began, and records of optional targets that could not begin.
+    private func reserveID(startingAt date: Date) async throws -> (String, [TargetRun], [TargetRecord]) {
+        var failed: [TargetRecord] = []
         var candidate = date
         for _ in 0..<3600 {
             let id = BackupID.make(candidate)
-            if let writer = try await sink.beginBackup(id: id) { return (id, writer) }
+            var runs: [TargetRun] = []
+            var taken = false
+            for target in targets where !failed.contains(where: { $0.name == target.sink.name }) {
+                do {
+                    guard let writer = try await target.sink.beginBackup(id: id) else {
+                        taken = true
+                        break
+                    }
+                    runs.append(TargetRun(target: target, writer: writer))
+                } catch {
+                    let failure = TargetRun.describe(error, target: target.sink.name)
+                    guard !target.required else {
+                        for run in runs { await run.writer.abort() }
+                        throw failure
+                    }
+                    logger.warning("optional target '\(target.sink.name)' left out: \(failure.message)")
+                    failed.append(Self.record(of: target, status: .failed, error: failure.message, artifacts: []))
+                }
+            }
+            if !taken {
+                guard !runs.isEmpty else { throw Self.everyTargetFailed(Self.failures(in: failed)) }
+                return (id, runs, failed)
+            }
+            for run in runs { await run.writer.abort() }
             candidate += 1
         }
         throw LifeboatError(
-            .targetUnwritable, "target '\(sink.name)' has no free backup id in the next hour; check its contents")
+            .targetUnwritable, "the targets have no backup id free on all of them in the next hour; check them")
     }
 
     /// Dumps every planned artifact, at most `snapshot.parallelism` at once, largest work first as planned.
-    private func dumpAll(_ snapshot: any SourceSnapshot, to writer: any BackupWriter) async throws -> [Artifact] {
-        try await withThrowingTaskGroup(of: (Int, Artifact).self) { group in
-            var results = [Artifact?](repeating: nil, count: snapshot.plan.count)
+    private func dumpAll(_ snapshot: any SourceSnapshot, to runs: [TargetRun]) async throws
+        -> [(Artifact, [String: StoredArtifact])]
+    {
+        try await withThrowingTaskGroup(of: (Int, (Artifact, [String: StoredArtifact])).self) { group in
+            var results = [(Artifact, [String: StoredArtifact])?](repeating: nil, count: snapshot.plan.count)
             var next = 0
             func startNext() {
                 guard next < snapshot.plan.count else { return }
                 let index = next
                 next += 1
-                group.addTask { (index, try await dump(snapshot.plan[index], from: snapshot, to: writer)) }
+                group.addTask { (index, try await dump(snapshot.plan[index], from: snapshot, to: runs)) }
             }
             for _ in 0..<max(1, snapshot.parallelism) { startNext() }
-            while let (index, artifact) = try await group.next() {
-                results[index] = artifact
+            while let (index, result) = try await group.next() {
+                results[index] = result
                 startNext()
             }
             return results.map { $0! }
         }
     }
 
-    private func dump(_ plan: ArtifactPlan, from snapshot: any SourceSnapshot, to backup: any BackupWriter)
-        async throws -> Artifact
+    /// Dumps one artifact to every target still in the run; each target writes from its own queue.
+    private func dump(_ plan: ArtifactPlan, from snapshot: any SourceSnapshot, to runs: [TargetRun]) async throws
+        -> (Artifact, [String: StoredArtifact])
     {
-        let name = plan.name + (codec?.fileExtension ?? "")
-        let pipeline = ArtifactPipeline(
-            writer: try await backup.makeArtifactWriter(name: name), encoder: try codec?.makeEncoder())
-        do {
-            let rows = try await snapshot.dump(plan) { chunk in try await pipeline.write(chunk) }
-            let sizes = try await pipeline.commit()
-            logger.debug(
-                "stored \(name)",
-                metadata: ["raw": "\(sizes.raw.byteCount)", "stored": "\(sizes.stored.byteCount)",
-                           "rows": "\(rows.map(String.init) ?? "-")"])
-            return Artifact(
-                plan: plan, name: name, rows: rows, codec: codec?.name ?? "none", level: codec?.level,
-                rawBytes: sizes.raw.byteCount, rawSha256: sizes.raw.hexDigest(),
-                storedBytes: sizes.stored.byteCount, sha256: sizes.stored.hexDigest())
-        } catch {
-            await pipeline.abort()
-            throw error
+        let fanOut = try await ArtifactFanOut(plan: plan, runs: runs)
+        return try await withThrowingTaskGroup(of: (ObjectIdentifier, Bool).self) { group in
+            for stream in fanOut.streams { group.addTask { (ObjectIdentifier(stream), await stream.consume()) } }
+            do {
+                let rows = try await snapshot.dump(plan) { chunk in try await fanOut.write(chunk) }
+                try await fanOut.flush()
+                var committed: Set<ObjectIdentifier> = []
+                for try await (stream, ok) in group where ok { committed.insert(stream) }
+                let result = try await fanOut.result(rows: rows, committed: committed)
+                logger.debug(
+                    "stored \(plan.name)",
+                    metadata: ["raw": "\(result.0.rawBytes)", "rows": "\(rows.map(String.init) ?? "-")",
+                               "targets": "\(result.1.keys.sorted().joined(separator: ","))"])
+                return result
+            } catch {
+                await fanOut.cancel()
+                throw error
+            }
         }
+    }
+
+    /// What the manifest records about a run's target.
+    private func record(of run: TargetRun, _ dumped: [(Artifact, [String: StoredArtifact])]) async -> TargetRecord {
+        let stored = dumped.compactMap { $0.1[run.name] }
+        if let failure = await run.failure {
+            logger.warning("optional target '\(run.name)' failed: \(failure.message)")
+            return Self.record(of: run.target, status: .failed, error: failure.message, artifacts: [])
+        }
+        guard stored.count == dumped.count else {  // cannot happen: a target that missed an artifact has failed
+            return Self.record(of: run.target, status: .failed, error: "artifacts are missing", artifacts: [])
+        }
+        return Self.record(of: run.target, status: .complete, error: nil, artifacts: stored)
+    }
+
+    private static func record(
+        of target: BackupTarget, status: TargetRecord.Status, error: String?, artifacts: [StoredArtifact]
+    ) -> TargetRecord {
+        TargetRecord(
+            name: target.sink.name, location: target.sink.location, required: target.required, status: status,
+            error: error, codec: target.codec?.name ?? "none", level: target.codec?.level, artifacts: artifacts)
+    }
+
+    /// Records in configuration order.
+    private func order(_ records: [TargetRecord]) -> [TargetRecord] {
+        targets.compactMap { target in records.first { $0.name == target.sink.name } }
+    }
+
+    /// Commits the manifest to every complete target: the required ones first, so that a failure there leaves no
+    /// optional target holding a backup the run then removes.
+    /// - Returns: Optional targets whose commit failed; their copy was removed.
+    /// - Throws: When a required target's commit failed, or no target holds the backup.
+    private func commit(_ manifest: Manifest, to runs: [TargetRun]) async throws -> [TargetFailure] {
+        let bytes = try manifest.encoded()
+        let complete = Set(manifest.targets.filter { $0.status == .complete }.map(\.name))
+        guard !complete.isEmpty else { throw Self.everyTargetFailed(Self.failures(in: manifest.targets)) }
+        let required = runs.filter { $0.target.required && complete.contains($0.name) }
+        let optional = runs.filter { !$0.target.required && complete.contains($0.name) }
+        if let failure = await Self.commitAll(bytes, to: required).first { throw failure.error }
+        var late: [TargetFailure] = []
+        for failure in await Self.commitAll(bytes, to: optional) {
+            logger.warning("optional target '\(failure.run.name)' failed: \(failure.error.message)")
+            await failure.run.writer.abort()
+            late.append(TargetFailure(target: failure.run.name, error: failure.error.message))
+        }
+        guard late.count < optional.count || !required.isEmpty else {
+            throw Self.everyTargetFailed(Self.failures(in: manifest.targets) + late)
+        }
+        for run in runs where !complete.contains(run.name) { await run.writer.abort() }
+        return late
+    }
+
+    /// Commits concurrently; returns the failures.
+    private static func commitAll(_ bytes: [UInt8], to runs: [TargetRun]) async
+        -> [(run: TargetRun, error: LifeboatError)]
+    {
+        await withTaskGroup(of: (TargetRun, LifeboatError?).self) { group in
+            for run in runs {
+                group.addTask {
+                    do {
+                        try await run.writer.commit(manifest: bytes)
+                        return (run, nil)
+                    } catch {
+                        return (run, TargetRun.describe(error, target: run.name))
+                    }
+                }
+            }
+            var failures: [(run: TargetRun, error: LifeboatError)] = []
+            for await (run, error) in group { if let error { failures.append((run, error)) } }
+            return failures
+        }
+    }
+
+    private static func failures(in records: [TargetRecord]) -> [TargetFailure] {
+        records.filter { $0.status == .failed }.map { TargetFailure(target: $0.name, error: $0.error ?? "failed") }
+    }
+
+    private static func everyTargetFailed(_ failures: [TargetFailure]) -> LifeboatError {
+        LifeboatError(.targetUnwritable, "every target failed: " + failures.map(\.error).joined(separator: "; "))
     }
 }
 
-/// One artifact's way to the sink: hash the raw bytes, encode them, hash the stored bytes, write. Used by one
-/// task at a time.
-private final class ArtifactPipeline: @unchecked Sendable {
-    private let writer: any ArtifactWriter
-    private let encoder: (any StreamEncoder)?
-    private var raw = StreamDigest()
-    private var stored = StreamDigest()
+/// What a backup run produced.
+public struct BackupOutcome: Sendable {
+    /// The manifest committed to every target that holds the backup.
+    public var manifest: Manifest
+    /// The optional targets that failed, in configuration order; the backup is complete on the others.
+    public var failures: [TargetFailure]
+}
 
-    init(writer: any ArtifactWriter, encoder: (any StreamEncoder)?) {
-        self.writer = writer
-        self.encoder = encoder
-    }
-
-    func write(_ chunk: [UInt8]) async throws {
-        guard !chunk.isEmpty else { return }
-        raw.update(chunk)
-        try await store(encoder == nil ? chunk : try await encoder!.encode(chunk))
-    }
-
-    private func store(_ bytes: [UInt8]) async throws {
-        guard !bytes.isEmpty else { return }
-        stored.update(bytes)
-        try await writer.write(bytes)
-    }
-
-    /// Flushes the encoder and commits the artifact.
-    func commit() async throws -> (raw: StreamDigest, stored: StreamDigest) {
-        if let encoder { try await store(try await encoder.finish()) }
-        try await writer.commit()
-        return (raw, stored)
-    }
-
-    func abort() async { await writer.abort() }
+/// An optional target that failed during a backup.
+public struct TargetFailure: Sendable, Equatable {
+    /// The target's name.
+    public var target: String
+    /// Why, in one line.
+    public var error: String
 }

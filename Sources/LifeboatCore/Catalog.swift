@@ -1,22 +1,78 @@
-/// The backups stored on one sink.
+import Logging
+
+/// The backups stored on a set of targets, merged: which backups exist, and which targets hold each.
+///
+/// A backup is on a target when the target lists it, that is when its manifest was committed there. A target
+/// that cannot be read is reported as a warning while the others answer, and is an error only when it is the
+/// only one.
 public struct Catalog: Sendable {
-    /// The sink to read.
-    public let sink: any Sink
+    /// The targets to read, in preference order (configuration order).
+    public let sinks: [any Sink]
+    /// Where warnings about unreadable targets go.
+    public let logger: Logger
 
-    /// Creates a catalog of `sink`.
-    public init(sink: any Sink) { self.sink = sink }
-
-    /// Every complete backup's manifest, oldest first.
-    public func manifests() async throws -> [Manifest] {
-        var manifests: [Manifest] = []
-        for id in try await sink.listBackups().sorted() {
-            manifests.append(try await manifest(id: id))
-        }
-        return manifests
+    /// Creates a catalog of `sinks`.
+    public init(sinks: [any Sink], logger: Logger) {
+        precondition(!sinks.isEmpty, "a catalog needs a target")
+        self.sinks = sinks
+        self.logger = logger
     }
 
-    /// The manifest of one backup.
-    public func manifest(id: String) async throws -> Manifest {
+    /// Every backup complete on at least one target, oldest first.
+    /// - Throws: ``LifeboatError`` when no target can be read.
+    public func entries() async throws -> [CatalogEntry] {
+        let listings = try await listAll()
+        var entries: [CatalogEntry] = []
+        for id in Set(listings.flatMap(\.ids)).sorted() {
+            let holders = listings.filter { $0.ids.contains(id) }.map(\.sink)
+            entries.append(CatalogEntry(manifest: try await manifest(id: id, holders: holders), holders: holders.map(\.name)))
+        }
+        return entries
+    }
+
+    /// Finds the backup a selector means and every target's copy of it.
+    /// - Throws: ``LifeboatError`` with code `backupNotFound`, saying what to do.
+    public func resolve(_ selector: BackupSelector) async throws -> ResolvedBackup {
+        let listings = try await listAll()
+        let id: String
+        switch selector {
+        case .id(let wanted):
+            guard listings.contains(where: { $0.ids.contains(wanted) }) else { throw notFound(selector) }
+            id = wanted
+        case .latest:
+            guard let newest = listings.flatMap(\.ids).max() else { throw notFound(selector) }
+            id = newest
+        case .label(let label):
+            guard let match = try await entries().last(where: { $0.manifest.label == label }) else {
+                throw notFound(selector)
+            }
+            id = match.manifest.id
+        }
+        var copies: [BackupCopy] = []
+        var manifest: Manifest?
+        var firstError: (any Error)?
+        for listing in listings where listing.ids.contains(id) {
+            do {
+                let own = try await Self.manifest(id: id, on: listing.sink)
+                guard let record = own.record(forTarget: listing.sink.name) else {
+                    throw LifeboatError(
+                        .checksumMismatch,
+                        "the manifest of backup \(id) on target '\(listing.sink.name)' does not say how that target "
+                            + "stored it (it lists \(own.targets.map(\.name).joined(separator: ", ")))")
+                }
+                manifest = manifest ?? own
+                copies.append(BackupCopy(sink: listing.sink, record: record))
+            } catch {
+                firstError = firstError ?? error
+                logger.warning("target '\(listing.sink.name)' skipped for backup \(id): \(Self.message(error))")
+            }
+        }
+        guard let manifest else { throw firstError ?? notFound(selector) }
+        return ResolvedBackup(manifest: manifest, copies: copies)
+    }
+
+    /// The manifest of one backup on one target.
+    public static func manifest(id: String, on sink: any Sink) async throws -> Manifest {
         let bytes = try await sink.readManifest(backupID: id)
         let manifest = try Manifest.decode(bytes, from: "the manifest of backup \(id) on target '\(sink.name)'")
         guard manifest.id == id else {
@@ -28,28 +84,88 @@ public struct Catalog: Sendable {
         return manifest
     }
 
-    /// Finds the backup a selector means.
-    /// - Throws: ``LifeboatError`` with code `backupNotFound`, saying what exists.
-    public func resolve(_ selector: BackupSelector) async throws -> Manifest {
-        switch selector {
-        case .id(let id):
-            guard try await sink.listBackups().contains(id) else { throw notFound(selector) }
-            return try await manifest(id: id)
-        case .latest:
-            guard let id = try await sink.listBackups().max() else { throw notFound(selector) }
-            return try await manifest(id: id)
-        case .label(let label):
-            guard let match = try await manifests().last(where: { $0.label == label }) else {
-                throw notFound(selector)
+    /// The first readable manifest among the holders.
+    private func manifest(id: String, holders: [any Sink]) async throws -> Manifest {
+        var firstError: (any Error)?
+        for sink in holders {
+            do { return try await Self.manifest(id: id, on: sink) } catch {
+                firstError = firstError ?? error
+                if holders.count > 1 { logger.warning("\(Self.message(error)); trying the next target") }
             }
-            return match
         }
+        throw firstError!
+    }
+
+    private struct Listing {
+        var sink: any Sink
+        var ids: Set<String>
+    }
+
+    /// Lists every target concurrently; unreadable ones become warnings unless none can be read.
+    private func listAll() async throws -> [Listing] {
+        let results = await withTaskGroup(of: (Int, Result<[String], any Error>).self) { group in
+            for (index, sink) in sinks.enumerated() {
+                group.addTask {
+                    do { return (index, .success(try await sink.listBackups())) } catch { return (index, .failure(error)) }
+                }
+            }
+            var results = [Result<[String], any Error>?](repeating: nil, count: sinks.count)
+            for await (index, result) in group { results[index] = result }
+            return results.map { $0! }
+        }
+        var listings: [Listing] = []
+        var firstError: (any Error)?
+        for (sink, result) in zip(sinks, results) {
+            switch result {
+            case .success(let ids): listings.append(Listing(sink: sink, ids: Set(ids)))
+            case .failure(let error):
+                firstError = firstError ?? error
+                logger.warning("target '\(sink.name)' cannot be read and is left out: \(Self.message(error))")
+            }
+        }
+        if listings.isEmpty, let firstError { throw firstError }
+        return listings
     }
 
     private func notFound(_ selector: BackupSelector) -> LifeboatError {
-        LifeboatError(
+        let places = sinks.map { "'\($0.name)' (\($0.location))" }.joined(separator: ", ")
+        return LifeboatError(
             .backupNotFound,
-            "no complete backup matches \(selector) on target '\(sink.name)' (\(sink.location)); "
+            "no complete backup matches \(selector) on target\(sinks.count == 1 ? "" : "s") \(places); "
                 + "run 'lifeboat list' to see the backups")
+    }
+
+    private static func message(_ error: any Error) -> String {
+        (error as? LifeboatError)?.message ?? "\(error)"
+    }
+}
+
+/// One backup and the targets that hold it complete.
+public struct CatalogEntry: Sendable {
+    /// The backup's manifest, as read from the first target holding it.
+    public var manifest: Manifest
+    /// The targets whose listing includes it, in preference order.
+    public var holders: [String]
+}
+
+/// A backup found by a selector, with every copy of it that could be opened.
+public struct ResolvedBackup: Sendable {
+    /// The manifest (from the first copy).
+    public var manifest: Manifest
+    /// The copies, in preference order; never empty.
+    public var copies: [BackupCopy]
+}
+
+/// One target's copy of a backup: the sink, and the manifest's record of how that target stored the artifacts.
+public struct BackupCopy: Sendable {
+    /// The target.
+    public var sink: any Sink
+    /// How it stored each artifact.
+    public var record: TargetRecord
+
+    /// Creates a copy.
+    public init(sink: any Sink, record: TargetRecord) {
+        self.sink = sink
+        self.record = record
     }
 }

@@ -2,7 +2,7 @@
 public struct LifeboatConfig: Sendable, Equatable {
     /// The database to back up.
     public var source: SourceConfig
-    /// Where backups go. The first target is the one read by `list`, `verify` and `restore`.
+    /// Where backups go. Every backup is written to all of them in one pass; reads prefer them in this order.
     public var targets: [TargetConfig]
 
     /// Creates a configuration.
@@ -46,16 +46,23 @@ public struct TargetConfig: Sendable, Equatable {
     public var url: String
     /// How artifacts are encoded on this target.
     public var compression: CompressionConfig
+    /// Whether a backup fails when this target fails (`required:`, default `true`).
+    public var required: Bool
+    /// Bytes that may wait for this target per artifact being written (`buffer_mb:`).
+    public var bufferBytes: Int
     /// The target's other keys (e.g. an S3 endpoint), `${VAR}`-expanded; its sink checks them.
     public var options: [String: String]
 
     /// Creates a target.
     public init(
-        name: String, url: String, compression: CompressionConfig = .default, options: [String: String] = [:]
+        name: String, url: String, compression: CompressionConfig = .default, required: Bool = true,
+        bufferBytes: Int = BackupTarget.defaultBufferBytes, options: [String: String] = [:]
     ) {
         self.name = name
         self.url = url
         self.compression = compression
+        self.required = required
+        self.bufferBytes = bufferBytes
         self.options = options
     }
 

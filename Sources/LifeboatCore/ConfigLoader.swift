@@ -7,6 +7,8 @@ public struct ConfigLoader: Sendable {
     public static let defaultPath = "lifeboat.yml"
     /// The target used when the configuration names none.
     public static let defaultTarget = TargetConfig(name: "primary", url: "./backups")
+    /// The name of the target `DATABASE_BACKUP_URL` adds.
+    public static let replicaName = "replica"
 
     /// The environment used for `DATABASE_URL` and `${VAR}` expansion.
     public var environment: [String: String]
@@ -22,19 +24,31 @@ public struct ConfigLoader: Sendable {
     public func load(path: String?) throws -> LifeboatConfig {
         let file = path ?? (FileManager.default.fileExists(atPath: Self.defaultPath) ? Self.defaultPath : nil)
         guard let file else {
-            return LifeboatConfig(source: SourceConfig(url: environment["DATABASE_URL"]), targets: [Self.defaultTarget])
+            return withReplica(
+                LifeboatConfig(source: SourceConfig(url: environment["DATABASE_URL"]), targets: [Self.defaultTarget]))
         }
         guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8)
         else {
             throw LifeboatError(.configInvalid, "cannot read config file \(file): check the path and its permissions")
         }
         do {
-            return try parse(text)
+            return withReplica(try parse(text))
         } catch let error as LifeboatError {
             throw LifeboatError(error.code, "config file \(file): \(error.message)")
         } catch {
             throw LifeboatError(.configInvalid, "config file \(file) is not valid YAML\(Self.position(of: error))")
         }
+    }
+
+    /// Adds the `replica` target `DATABASE_BACKUP_URL` names, unless the configuration has a target of that name
+    /// (which may use `${DATABASE_BACKUP_URL}` with settings of its own).
+    private func withReplica(_ config: LifeboatConfig) -> LifeboatConfig {
+        guard let url = environment["DATABASE_BACKUP_URL"], !url.isEmpty,
+            !config.targets.contains(where: { $0.name == Self.replicaName })
+        else { return config }
+        var config = config
+        config.targets.append(TargetConfig(name: Self.replicaName, url: url))
+        return config
     }
 
     /// Where a YAML error is, e.g. ` (line 3, column 7: found unexpected end of stream)`. The offending line is
@@ -76,18 +90,25 @@ public struct ConfigLoader: Sendable {
                 }
                 let url = try map["url"].map { try string($0, at: "\(place).url") } ?? Self.defaultTarget.url
                 let compression = try map["compression"].map { try self.compression($0, at: "\(place).compression") }
+                let required = try map["required"].map { try boolean($0, at: "\(place).required") } ?? true
+                let buffer = try map["buffer_mb"].map { try integer($0, at: "\(place).buffer_mb", in: 1...1024) }
                 var options: [String: String] = [:]
-                for (key, value) in map where !["name", "url", "compression"].contains(key) {
+                for (key, value) in map where !Self.commonTargetKeys.contains(key) {
                     options[key] = try string(value, at: "\(place).\(key)")
                 }
                 targets.append(
-                    TargetConfig(name: name, url: url, compression: compression ?? .default, options: options))
+                    TargetConfig(
+                        name: name, url: url, compression: compression ?? .default, required: required,
+                        bufferBytes: buffer.map { $0 << 20 } ?? BackupTarget.defaultBufferBytes, options: options))
             }
         }
         return LifeboatConfig(
             source: SourceConfig(url: url, jobs: jobs, pgBinDir: binDir),
             targets: targets.isEmpty ? [Self.defaultTarget] : targets)
     }
+
+    /// The keys every target takes; the others belong to its sink.
+    private static let commonTargetKeys: Set = ["name", "url", "compression", "required", "buffer_mb"]
 
     /// `zstd`, `none`, or `{codec: zstd, level: 1..19, threads: N}`.
     private func compression(_ value: Any, at place: String) throws -> CompressionConfig {
@@ -123,6 +144,15 @@ public struct ConfigLoader: Sendable {
         default: throw LifeboatError(.configInvalid, "\(place) must be a string")
         }
         return try expand(text, at: place)
+    }
+
+    private func boolean(_ value: Any, at place: String) throws -> Bool {
+        if let flag = value as? Bool { return flag }
+        switch try string(value, at: place).lowercased() {
+        case "true", "yes": return true
+        case "false", "no": return false
+        default: throw LifeboatError(.configInvalid, "\(place) must be true or false")
+        }
     }
 
     private func integer(_ value: Any, at place: String, in range: ClosedRange<Int>) throws -> Int {

@@ -1,12 +1,14 @@
 import Foundation
 
-/// The record of one complete backup: what was captured, from where, and the checksum of every artifact.
+/// The record of one complete backup: what was captured, from where, the checksum of every artifact, and how each
+/// target stored it.
 ///
-/// Stored as `manifest.json` beside the artifacts and written last. The format is versioned: a reader refuses a
+/// One run writes the same manifest, last, to every target that stored the whole backup, so any one of them is
+/// enough to list, verify and restore it. Stored as `manifest.json` beside the artifacts. The format is versioned: a reader refuses a
 /// manifest whose ``formatVersion`` is newer than ``Manifest/currentFormatVersion``.
 public struct Manifest: Codable, Sendable, Equatable {
     /// The manifest format this build writes and the newest it reads.
-    public static let currentFormatVersion = 1
+    public static let currentFormatVersion = 2
 
     /// The format of this manifest.
     public var formatVersion: Int
@@ -26,10 +28,13 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var source: SourceInfo
     /// Every artifact, in restore order.
     public var artifacts: [Artifact]
+    /// Every target the run wrote to, in configuration order, with its outcome and stored artifacts.
+    public var targets: [TargetRecord]
 
     /// Creates a manifest in the current format.
     public init(
-        id: String, label: String?, startedAt: Date, finishedAt: Date, source: SourceInfo, artifacts: [Artifact]
+        id: String, label: String?, startedAt: Date, finishedAt: Date, source: SourceInfo, artifacts: [Artifact],
+        targets: [TargetRecord]
     ) {
         self.formatVersion = Self.currentFormatVersion
         self.id = id
@@ -40,13 +45,11 @@ public struct Manifest: Codable, Sendable, Equatable {
         self.tool = ToolInfo()
         self.source = source
         self.artifacts = artifacts
+        self.targets = targets
     }
 
     /// The total number of rows in the backup's tables.
     public var totalRows: Int { artifacts.reduce(0) { $0 + ($1.rows ?? 0) } }
-
-    /// The total number of stored bytes.
-    public var storedBytes: Int { artifacts.reduce(0) { $0 + $1.storedBytes } }
 
     /// The total number of raw bytes.
     public var rawBytes: Int { artifacts.reduce(0) { $0 + $1.rawBytes } }
@@ -96,9 +99,9 @@ public struct SourceInfo: Codable, Sendable, Equatable {
     }
 }
 
-/// One stored artifact of a backup.
+/// One artifact of a backup, as the source produced it. How each target stored it is in ``TargetRecord``.
 public struct Artifact: Codable, Sendable, Equatable {
-    /// The artifact's relative path inside the backup, made by ``ArtifactName``.
+    /// The artifact's name, made by ``ArtifactName``; a target stores it under this name plus its codec's suffix.
     public var name: String
     /// What the artifact holds.
     public var kind: ArtifactKind
@@ -108,37 +111,20 @@ public struct Artifact: Codable, Sendable, Equatable {
     public var columns: [String]?
     /// The number of rows, for table data.
     public var rows: Int?
-    /// The codec of the stored bytes; `none` stores the raw bytes.
-    public var codec: String
-    /// The codec's level, if it has one.
-    public var level: Int?
     /// Bytes before encoding.
     public var rawBytes: Int
-    /// Bytes stored.
-    public var storedBytes: Int
-    /// Lowercase hex SHA-256 of the stored bytes, checked before decoding.
-    public var sha256: String
     /// Lowercase hex SHA-256 of the raw bytes, checked after decoding (catches a codec fault).
     public var rawSha256: String
 
     /// Creates an artifact record.
-    /// - Parameters:
-    ///   - name: The stored name: the plan's name plus the codec's suffix.
-    public init(
-        plan: ArtifactPlan, name: String, rows: Int?, codec: String, level: Int?, rawBytes: Int, rawSha256: String,
-        storedBytes: Int, sha256: String
-    ) {
-        self.name = name
+    public init(plan: ArtifactPlan, rows: Int?, rawBytes: Int, rawSha256: String) {
+        self.name = plan.name
         self.kind = plan.kind
         self.table = plan.table
         self.columns = plan.columns
         self.rows = rows
-        self.codec = codec
-        self.level = level
         self.rawBytes = rawBytes
         self.rawSha256 = rawSha256
-        self.storedBytes = storedBytes
-        self.sha256 = sha256
     }
 }
 
@@ -225,13 +211,21 @@ extension Manifest {
         struct Header: Decodable { var formatVersion: Int }
         do {
             let header = try decoder.decode(Header.self, from: Data(bytes))
+            guard header.formatVersion >= 2 else {
+                throw LifeboatError(
+                    .configInvalid,
+                    "\(place) has manifest format \(header.formatVersion) of a pre-release Lifeboat, which this one "
+                        + "does not read; restore it with examples/restore-by-hand.sh")
+            }
             guard header.formatVersion <= currentFormatVersion else {
                 throw LifeboatError(
                     .configInvalid,
                     "\(place) has manifest format \(header.formatVersion), newer than this Lifeboat reads "
                         + "(\(currentFormatVersion)); upgrade Lifeboat")
             }
-            return try decoder.decode(Manifest.self, from: Data(bytes))
+            let manifest = try decoder.decode(Manifest.self, from: Data(bytes))
+            try manifest.checkConsistency(place)
+            return manifest
         } catch let error as LifeboatError {
             throw error
         } catch {

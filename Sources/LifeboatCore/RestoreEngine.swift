@@ -18,12 +18,16 @@ public struct RestoreReport: Sendable {
     public var manifest: Manifest
     /// Per-table counts, in manifest order.
     public var tables: [TableCount]
+    /// Artifacts read from another target than the first holding the backup, because they were missing or corrupt
+    /// there.
+    public var fallbacks: [ArtifactFallback]
 }
 
-/// Drives a restore: find the backup, verify every artifact, load it into an empty database, check row counts.
+/// Drives a restore: find the backup, verify every artifact (falling back to another target's copy for any that is
+/// missing or corrupt), load it into an empty database, check row counts.
 public struct RestoreEngine: Sendable {
-    /// Where the backup is read from.
-    public let sink: any Sink
+    /// The targets the backup may be read from, in preference order.
+    public let sinks: [any Sink]
     /// The database to restore into.
     public let destination: any RestoreDestination
     /// Supplies decoders for the backup's codecs.
@@ -32,8 +36,8 @@ public struct RestoreEngine: Sendable {
     public let logger: Logger
 
     /// Creates an engine.
-    public init(sink: any Sink, destination: any RestoreDestination, registry: PluginRegistry, logger: Logger) {
-        self.sink = sink
+    public init(sinks: [any Sink], destination: any RestoreDestination, registry: PluginRegistry, logger: Logger) {
+        self.sinks = sinks
         self.destination = destination
         self.registry = registry
         self.logger = logger
@@ -42,16 +46,21 @@ public struct RestoreEngine: Sendable {
     /// Restores the backup `selector` means.
     /// - Throws: ``LifeboatError``; on a failed load the destination has been returned to empty.
     public func run(_ selector: BackupSelector) async throws -> RestoreReport {
-        let manifest = try await Catalog(sink: sink).resolve(selector)
+        let backup = try await Catalog(sinks: sinks, logger: logger).resolve(selector)
+        let manifest = backup.manifest
         try await destination.checkEmpty()
-        let store = ArtifactStore(sink: sink, manifest: manifest, registry: registry)
-        logger.info("verifying backup \(manifest.id) before restoring", metadata: ["artifacts": "\(manifest.artifacts.count)"])
-        try await store.verifyAll(decoding: false, logger: logger)
+        logger.info(
+            "verifying backup \(manifest.id) before restoring",
+            metadata: ["artifacts": "\(manifest.artifacts.count)",
+                       "targets": "\(backup.copies.map(\.sink.name).joined(separator: ","))"])
+        let (store, fallbacks) = try await ArtifactStore(
+            manifest: manifest, copies: backup.copies, registry: registry
+        ).choosingIntactCopies(logger: logger)
 
         logger.info("restoring backup \(manifest.id) into \(destination.location)")
         do {
             try await destination.restore(manifest, from: store, logger: logger)
-            let report = try await validate(manifest)
+            let report = try await validate(manifest, fallbacks: fallbacks)
             let mismatched = report.tables.filter { !$0.matches }
             guard mismatched.isEmpty else {
                 let list = mismatched.prefix(3).map { "\($0.table): expected \($0.expected), got \($0.restored)" }
@@ -64,7 +73,7 @@ public struct RestoreEngine: Sendable {
         }
     }
 
-    private func validate(_ manifest: Manifest) async throws -> RestoreReport {
+    private func validate(_ manifest: Manifest, fallbacks: [ArtifactFallback]) async throws -> RestoreReport {
         let expected = manifest.artifacts.compactMap { artifact in
             artifact.table.map { ($0, artifact.rows ?? 0) }
         }
@@ -73,7 +82,8 @@ public struct RestoreEngine: Sendable {
             manifest: manifest,
             tables: expected.map { table, rows in
                 RestoreReport.TableCount(table: table, expected: rows, restored: counts[table] ?? 0)
-            })
+            },
+            fallbacks: fallbacks)
     }
 
     private func resetAfterFailure(_ error: any Error) async -> LifeboatError {

@@ -45,7 +45,7 @@ public struct CodecError: Error, CustomStringConvertible {
 }
 
 /// How a target's artifacts are encoded: `compression:` in the configuration.
-public struct CompressionConfig: Sendable, Equatable {
+public struct CompressionConfig: Sendable, Hashable {
     /// The codec name; `none` stores the raw bytes.
     public var codec: String
     /// The level, `nil` for the codec's default.

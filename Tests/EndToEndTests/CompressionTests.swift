@@ -132,14 +132,30 @@ struct CompressionTests {
 struct BackupFolder {
     let url: URL
     private(set) var manifest: [String: Any]
+    /// The position of the target record describing this folder's copy.
+    private let target: Int
 
-    init(_ url: URL) throws {
+    /// Opens a folder; `target` names the manifest's record of its copy (default: the first complete target).
+    init(_ url: URL, target name: String? = nil) throws {
         self.url = url
         manifest = try JSONSerialization.jsonObject(
             with: Data(contentsOf: url.appendingPathComponent("manifest.json"))) as! [String: Any]
+        let records = manifest["targets"] as! [[String: Any]]
+        target = records.firstIndex { name == nil ? $0["status"] as? String == "complete" : $0["name"] as? String == name }!
     }
 
-    var artifacts: [[String: Any]] { manifest["artifacts"] as! [[String: Any]] }
+    var targets: [[String: Any]] { manifest["targets"] as! [[String: Any]] }
+
+    /// Each artifact as this copy stores it: the manifest's artifact with its stored `name`, `sha256`,
+    /// `stored_bytes`, and the copy's `codec` and `level`.
+    var artifacts: [[String: Any]] {
+        let record = targets[target]
+        let stored = record["artifacts"] as! [[String: Any]]
+        return (manifest["artifacts"] as! [[String: Any]]).enumerated().map { index, artifact in
+            artifact.merging(stored[index]) { _, new in new }
+                .merging(["codec": record["codec"]!, "level": record["level"] ?? NSNull()]) { _, new in new }
+        }
+    }
 
     func size(of name: String) throws -> Int {
         (try FileManager.default.attributesOfItem(atPath: url.appendingPathComponent(name).path)[.size] as! NSNumber)
@@ -161,11 +177,13 @@ struct BackupFolder {
         let file = url.appendingPathComponent(artifacts[position]["name"] as! String)
         try bytes.write(to: file)
         let digest = try Command.run("/usr/bin/sha256sum", [file.path]).stdout.prefix(64)
-        var list = artifacts
-        list[position]["sha256"] = String(digest)
-        list[position]["stored_bytes"] = bytes.count
+        var records = targets
+        var stored = records[target]["artifacts"] as! [[String: Any]]
+        stored[position]["sha256"] = String(digest)
+        stored[position]["stored_bytes"] = bytes.count
+        records[target]["artifacts"] = stored
         var updated = manifest
-        updated["artifacts"] = list
+        updated["targets"] = records
         try JSONSerialization.data(withJSONObject: updated, options: [.prettyPrinted, .sortedKeys])
             .write(to: url.appendingPathComponent("manifest.json"))
     }

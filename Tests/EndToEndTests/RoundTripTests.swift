@@ -51,16 +51,19 @@ struct RoundTripTests {
             #expect(mode == (isFolder ? 0o700 : 0o600), "\(file) has mode \(String(mode, radix: 8))")
         }
 
-        let manifest = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: folder.appendingPathComponent("manifest.json"))) as! [String: Any]
-        #expect(manifest["format_version"] as? Int == 1)
+        let backup = try BackupFolder(folder)
+        let manifest = backup.manifest
+        #expect(manifest["format_version"] as? Int == 2)
         #expect(manifest["id"] as? String == id)
         let source_ = try #require(manifest["source"] as? [String: Any])
         #expect(source_["database"] as? String == source.name)
         #expect((source_["server_version"] as? String)?.hasPrefix("15.") == true)
         #expect(source_["snapshot"] as? String != nil)
         #expect(source_["dump_tool_major_version"] as? Int == 15)
-        let artifacts = try #require(manifest["artifacts"] as? [[String: Any]])
+        let target = try #require(backup.targets.first)
+        #expect(target["name"] as? String == "primary" && target["status"] as? String == "complete")
+        #expect(target["location"] as? String == lifeboat.backups.path)
+        let artifacts = backup.artifacts
         let accounts = try #require(artifacts.first { ($0["table"] as? [String: String])?["name"] == "accounts" })
         #expect(accounts["rows"] as? Int == 500)
         #expect((accounts["sha256"] as? String)?.count == 64)

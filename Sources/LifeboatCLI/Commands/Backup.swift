@@ -5,8 +5,12 @@ import LifeboatCore
 extension Lifeboat {
     struct Backup: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Take a consistent backup of the source database.",
-            discussion: "Prints the new backup id (YYYYMMDDHHMMSS, UTC) on stdout; progress goes to stderr.")
+            abstract: "Take a consistent backup of the source database, to every configured target in one pass.",
+            discussion: """
+                Prints the new backup id (YYYYMMDDHHMMSS, UTC) on stdout; progress goes to stderr. Exits 0 when \
+                the backup is complete on every target, 3 when it is complete on every required target but an \
+                optional one failed, and another code when it failed (then no target keeps any of it).
+                """)
 
         @OptionGroup var global: GlobalOptions
 
@@ -24,26 +28,43 @@ extension Lifeboat {
         func run() async throws {
             try await global.perform {
                 let config = try global.loadConfig()
-                guard config.targets.count == 1 else {
-                    throw LifeboatError(
-                        .configInvalid,
-                        "\(config.targets.count) targets are configured, but writing to several targets in one "
-                            + "backup is not supported yet; keep one target")
-                }
-                let target = config.targets[0]
-                // Tables (and the schema) compress at once: unless told otherwise, they share the cores.
-                var compression = target.compression
-                let cores = min(ProcessInfo.processInfo.activeProcessorCount, 64)
-                compression.threads = compression.threads ?? max(1, cores / (config.source.jobs + 1))
                 let engine = BackupEngine(
-                    source: try Lifeboat.registry.makeSource(config.source), sink: try Lifeboat.registry.makeSink(target),
-                    codec: try Lifeboat.registry.makeCodec(compression), logger: global.logger)
-                let manifest = try await engine.run(label: label)
+                    source: try Lifeboat.registry.makeSource(config.source), targets: try backupTargets(config),
+                    logger: global.logger)
+                let outcome = try await engine.run(label: label)
+                let manifest = outcome.manifest
                 global.logger.notice(
                     "backup \(manifest.id) complete",
                     metadata: ["tables": "\(manifest.artifacts.count - 1)", "rows": "\(manifest.totalRows)",
-                               "bytes": "\(manifest.storedBytes)", "seconds": "\(manifest.durationSeconds)"])
+                               "bytes": "\(manifest.storedBytes)", "seconds": "\(manifest.durationSeconds)",
+                               "targets": "\(manifest.targets.filter { $0.status == .complete }.map(\.name).joined(separator: ","))"])
                 print(manifest.id)
+                guard outcome.failures.isEmpty else {
+                    for failure in outcome.failures {
+                        let line = failure.error.split(whereSeparator: \.isNewline).joined(separator: " ")
+                        let warning = "lifeboat: warning: backup \(manifest.id) is complete on the required targets, "
+                            + "but optional target '\(failure.target)' failed: \(line)\n"
+                        FileHandle.standardError.write(Data(warning.utf8))
+                    }
+                    throw ExitCode(ExitCodes.incomplete)
+                }
+            }
+        }
+
+        /// The configured targets, with compression threads shared out when the configuration does not set them.
+        private func backupTargets(_ config: LifeboatConfig) throws -> [BackupTarget] {
+            // Tables (and the schema) compress at once, once per distinct setting: unless told otherwise, they
+            // share the cores.
+            let encodings = max(1, Set(config.targets.map(\.compression).filter { $0 != .none }).count)
+            let cores = min(ProcessInfo.processInfo.activeProcessorCount, 64)
+            let threads = max(1, cores / ((config.source.jobs + 1) * encodings))
+            return try config.targets.map { target in
+                var compression = target.compression
+                compression.threads = compression.threads ?? threads
+                return BackupTarget(
+                    sink: try Lifeboat.registry.makeSink(target), compression: compression,
+                    codec: try Lifeboat.registry.makeCodec(compression), required: target.required,
+                    bufferBytes: target.bufferBytes)
             }
         }
     }

@@ -4,7 +4,11 @@ import LifeboatCore
 
 extension Lifeboat {
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the complete backups on the target.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the backups on every target, and which targets hold each.",
+            discussion: """
+                A target is shown as NAME when it holds the backup complete, NAME(failed) when the backup run                 recorded it as failed, and NAME(missing) when the run completed it but it no longer holds it.
+                """)
 
         @OptionGroup var global: GlobalOptions
 
@@ -13,15 +17,28 @@ extension Lifeboat {
 
         func run() async throws {
             try await global.perform {
-                let manifests = try await Catalog(sink: try global.primarySink(try global.loadConfig())).manifests()
-                print(json ? try BackupListing.json(manifests) : BackupListing.table(manifests), terminator: "")
+                let config = try global.loadConfig()
+                let catalog = Catalog(sinks: try global.sinks(config), logger: global.logger)
+                let listing = BackupListing(entries: try await catalog.entries(), targets: config.targets.map(\.name))
+                print(json ? try listing.json() : listing.table(), terminator: "")
             }
         }
     }
 }
 
 /// Renders backups for `list`.
-enum BackupListing {
+struct BackupListing {
+    /// The backups, oldest first.
+    var entries: [CatalogEntry]
+    /// The configured targets, in order.
+    var targets: [String]
+
+    struct TargetState: Encodable {
+        var name: String
+        /// `complete`, `failed` or `missing`.
+        var status: String
+    }
+
     struct Entry: Encodable {
         var id: String
         var label: String?
@@ -31,30 +48,48 @@ enum BackupListing {
         var tables: Int
         var rows: Int
         var storedBytes: Int
+        var targets: [TargetState]
     }
 
-    static func json(_ manifests: [Manifest]) throws -> String {
+    /// Each configured target's state for one backup; targets the backup never involved are left out.
+    func states(_ entry: CatalogEntry) -> [TargetState] {
+        targets.compactMap { name in
+            if entry.holders.contains(name) { return TargetState(name: name, status: "complete") }
+            switch entry.manifest.targets.first(where: { $0.name == name })?.status {
+            case .failed?: return TargetState(name: name, status: "failed")
+            case .complete?: return TargetState(name: name, status: "missing")
+            case nil: return nil
+            }
+        }
+    }
+
+    func json() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .iso8601
-        let entries = manifests.map {
-            Entry(
-                id: $0.id, label: $0.label, startedAt: $0.startedAt, durationSeconds: $0.durationSeconds,
-                database: $0.source.database, tables: $0.artifacts.filter { $0.table != nil }.count,
-                rows: $0.totalRows, storedBytes: $0.storedBytes)
+        let rendered = entries.map { entry in
+            let manifest = entry.manifest
+            return Entry(
+                id: manifest.id, label: manifest.label, startedAt: manifest.startedAt,
+                durationSeconds: manifest.durationSeconds, database: manifest.source.database,
+                tables: manifest.artifacts.filter { $0.table != nil }.count, rows: manifest.totalRows,
+                storedBytes: manifest.storedBytes, targets: states(entry))
         }
-        return String(decoding: try encoder.encode(entries), as: UTF8.self) + "\n"
+        return String(decoding: try encoder.encode(rendered), as: UTF8.self) + "\n"
     }
 
-    static func table(_ manifests: [Manifest]) -> String {
-        guard !manifests.isEmpty else { return "no backups\n" }
-        let header = ["ID", "LABEL", "DATABASE", "TABLES", "ROWS", "SIZE", "DURATION"]
-        let rows = manifests.map { manifest in
-            [
+    func table() -> String {
+        guard !entries.isEmpty else { return "no backups\n" }
+        let header = ["ID", "LABEL", "DATABASE", "TABLES", "ROWS", "SIZE", "DURATION", "TARGETS"]
+        let rows = entries.map { entry in
+            let manifest = entry.manifest
+            return [
                 manifest.id, manifest.label ?? "-", manifest.source.database,
                 String(manifest.artifacts.filter { $0.table != nil }.count), String(manifest.totalRows),
                 ByteCount.format(manifest.storedBytes), String(format: "%.1fs", manifest.durationSeconds),
+                states(entry).map { $0.status == "complete" ? $0.name : "\($0.name)(\($0.status))" }
+                    .joined(separator: ","),
             ]
         }
         return TextTable.render(header: header, rows: rows)

@@ -1,25 +1,53 @@
 import ArgumentParser
+import Foundation
 import LifeboatCore
 
 extension Lifeboat {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check every artifact of a backup against its SHA-256.",
-            discussion: "Exits 0 when the backup is intact and 65 when any artifact is corrupt.")
+            abstract: "Check every artifact of a backup against its SHA-256, on every target that holds it.",
+            discussion: """
+                Prints one line per target. Exits 0 when every copy is intact, 65 when any artifact is corrupt, \
+                and 66 when an artifact, or a copy the backup run completed, is missing.
+                """)
 
         @OptionGroup var global: GlobalOptions
 
         @Argument(help: "latest (default), a backup id, or a label.")
         var backup: String?
 
+        @Option(help: "Check only the copy on this target.")
+        var from: String?
+
         func run() async throws {
             try await global.perform {
-                let sink = try global.primarySink(try global.loadConfig())
-                let manifest = try await Catalog(sink: sink).resolve(BackupSelector(backup))
-                let store = ArtifactStore(sink: sink, manifest: manifest, registry: Lifeboat.registry)
-                let bytes = try await store.verifyAll(logger: global.logger)
-                print("backup \(manifest.id) is intact: \(manifest.artifacts.count) artifacts, "
-                    + "\(ByteCount.format(bytes)) verified")
+                let config = try global.loadConfig()
+                let sinks = try global.sinks(config, from: from)
+                let backup = try await Catalog(sinks: sinks, logger: global.logger).resolve(BackupSelector(backup))
+                let manifest = backup.manifest
+                var failures: [LifeboatError] = []
+                for sink in sinks {
+                    if let copy = backup.copies.first(where: { $0.sink.name == sink.name }) {
+                        let store = ArtifactStore(manifest: manifest, copies: [copy], registry: Lifeboat.registry)
+                        do {
+                            let bytes = try await store.verifyAll(logger: global.logger)
+                            print("target '\(sink.name)': backup \(manifest.id) is intact: "
+                                + "\(manifest.artifacts.count) artifacts, \(ByteCount.format(bytes)) verified")
+                        } catch let error as LifeboatError where error.code != .interrupted {
+                            print("target '\(sink.name)': backup \(manifest.id) is DAMAGED: \(error.message)")
+                            failures.append(error)
+                        }
+                    } else if manifest.targets.contains(where: { $0.name == sink.name && $0.status == .complete }) {
+                        print("target '\(sink.name)': backup \(manifest.id) is MISSING, though its run completed it")
+                        failures.append(LifeboatError(
+                            .artifactMissing, "backup \(manifest.id) is missing on target '\(sink.name)'"))
+                    }
+                }
+                guard let first = failures.first else { return }
+                throw LifeboatError(
+                    first.code,
+                    failures.count == 1 ? first.message
+                        : "\(failures.count) copies of backup \(manifest.id) failed verification; first: \(first.message)")
             }
         }
     }
