@@ -62,7 +62,11 @@ let package = Package(
         .testTarget(
             name: "ZstdSinkTests",
             dependencies: ["LifeboatCore", "LifeboatZstd", .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["LifeboatCore"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "LifeboatCore", "LifeboatCLI", "LifeboatPostgres", "LifeboatLocalSink", "LifeboatZstd", "LifeboatS3Sink",
+            ]),
     ]
 )
 
