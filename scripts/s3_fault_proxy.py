@@ -1,14 +1,16 @@
 """A fault-injecting HTTP proxy for the S3 tests: forwards to the test server, and misbehaves on schedule.
 
-Usage: python3 fault_proxy.py PORT UPSTREAM_PORT RULE
+Usage: python3 s3_fault_proxy.py PORT UPSTREAM_PORT RULE [PORT_FILE]
   503:N     every Nth request is answered 503 SlowDown
   reset:N   every Nth request has its connection reset before any reply
   stall:N   every Nth request gets no reply for 60 s (the client must time out and retry)
   parts     every UploadPart request is answered 500, forever (the backup must fail and clean up)
   complete  the first CompleteMultipartUpload is answered 200 with an InternalError document (S3 does this)
-Listens on 127.0.0.1:PORT only.
+Listens on 127.0.0.1:PORT only. With PORT 0 the system picks a free port; PORT_FILE, when given, receives the
+port once the proxy listens.
 """
 import http.client
+import os
 import http.server
 import socket
 import struct
@@ -79,4 +81,8 @@ class Proxy(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Proxy)
+if len(sys.argv) > 4:
+    with open(sys.argv[4] + ".tmp", "w") as f:
+        f.write(str(server.server_address[1]))
+    os.rename(sys.argv[4] + ".tmp", sys.argv[4])
 server.serve_forever()

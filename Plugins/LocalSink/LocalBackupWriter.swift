@@ -36,9 +36,11 @@ struct LocalBackupWriter: BackupWriter {
     /// Removes the folder, the manifest first (a fan-out run aborts targets it had already committed), so that a
     /// crash half-way leaves no folder that claims to be complete.
     func abort() async {
-        let manifest = folder + "/" + LocalSink.manifestName
-        if unlink(manifest) == 0 { try? FileSystem.syncDirectory(folder) }
-        try? FileManager.default.removeItem(atPath: folder)
+        let folder = self.folder
+        await BlockingWorker(name: "lifeboat-local-abort").runCleanup {
+            if unlink(folder + "/" + LocalSink.manifestName) == 0 { try? FileSystem.syncDirectory(folder) }
+            try? FileManager.default.removeItem(atPath: folder)
+        }
     }
 
     private func unwritable(_ error: FileSystem.Failure) -> LifeboatError {

@@ -50,7 +50,8 @@ actor S3ArtifactWriter: ArtifactWriter {
     private func finishOldest() async throws {
         let task = inFlight.removeFirst()
         do {
-            parts.append(try await task.value)
+            // The part is a task of its own: pass a cancellation on, so that an interrupted run stops retrying.
+            parts.append(try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() })
         } catch let error as S3Error {
             throw sink.lifeboatError(error)
         }

@@ -40,7 +40,8 @@ struct S3Settings: Sendable {
         let path = url.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         prefix = path.isEmpty ? "" : path + "/"
         region = options["region"] ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
-        // The AWS SDKs' variables name an endpoint for targets given only by URL, e.g. in DATABASE_BACKUP_URL.
+        // As with the AWS CLI and SDKs, these set the endpoint of every S3 target that names none (e.g. a replica
+        // given only by DATABASE_BACKUP_URL).
         let givenEndpoint = options["endpoint"] ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"]
         if let given = givenEndpoint {
             guard let endpoint = URL(string: given), let scheme = endpoint.scheme, ["http", "https"].contains(scheme),

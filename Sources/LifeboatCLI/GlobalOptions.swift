@@ -23,10 +23,20 @@ struct GlobalOptions: ParsableArguments {
         try ConfigLoader().load(path: config)
     }
 
-    /// The sinks of every configured target in configuration order, or only the one `from` names.
+    /// The sinks to read backups from: only the one `from` names, or every configured target in configuration
+    /// order, leaving out with a warning any that cannot be set up (e.g. missing credentials) while others can.
     func sinks(_ config: LifeboatConfig, from: String? = nil) throws -> [any Sink] {
-        let targets = try from.map { [try config.target(named: $0)] } ?? config.targets
-        return try targets.map { try Lifeboat.registry.makeSink($0) }
+        if let from { return [try Lifeboat.registry.makeSink(try config.target(named: from))] }
+        var sinks: [any Sink] = []
+        var firstError: (any Error)?
+        for target in config.targets {
+            do { sinks.append(try Lifeboat.registry.makeSink(target)) } catch {
+                firstError = firstError ?? error
+                logger.warning("target '\(target.name)' is left out: \((error as? LifeboatError)?.message ?? "\(error)")")
+            }
+        }
+        if sinks.isEmpty, let firstError { throw firstError }
+        return sinks
     }
 
     /// Runs a command body; a failure becomes one line on stderr and its exit code, never a stack trace.

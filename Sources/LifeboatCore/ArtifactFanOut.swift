@@ -104,21 +104,42 @@ final class ArtifactFanOut: @unchecked Sendable {
     }
 
     /// Hashes, encodes and queues one chunk of raw bytes.
-    /// - Throws: A required target's failure, or a codec failure.
+    /// - Throws: A required target's failure, including its codec's.
     func write(_ chunk: [UInt8]) async throws {
         guard !chunk.isEmpty else { return }
         raw.update(chunk)
         for encoding in encodings where !encoding.streams.isEmpty {
-            let bytes = try await encoding.encoder?.encode(chunk) ?? chunk
-            try await queue(bytes, in: encoding)
+            guard let encoder = encoding.encoder else {
+                try await queue(chunk, in: encoding)
+                continue
+            }
+            if let bytes = try await encode(in: encoding, { try await encoder.encode(chunk) }) {
+                try await queue(bytes, in: encoding)
+            }
         }
     }
 
     /// Flushes the encoders and ends every target's queue.
     func flush() async throws {
         for encoding in encodings where !encoding.streams.isEmpty {
-            if let encoder = encoding.encoder { try await queue(try await encoder.finish(), in: encoding) }
+            if let encoder = encoding.encoder, let tail = try await encode(in: encoding, { try await encoder.finish() }) {
+                try await queue(tail, in: encoding)
+            }
             for stream in encoding.streams { await stream.queue.finish() }
+        }
+    }
+
+    /// Runs an encoder step; when the codec fails, its targets fail with it.
+    /// - Returns: The encoded bytes, or `nil` when the codec failed and served only optional targets.
+    private func encode(in encoding: Encoding, _ step: () async throws -> [UInt8]) async throws -> [UInt8]? {
+        do {
+            return try await step()
+        } catch let error where !(error is CancellationError) {
+            for stream in encoding.streams { await stream.run.fail(error) }
+            for stream in encoding.streams { try await Self.requireHealthy(stream.run) }
+            for stream in encoding.streams { await stream.queue.cancel() }
+            encoding.streams = []
+            return nil
         }
     }
 
@@ -155,7 +176,7 @@ final class ArtifactFanOut: @unchecked Sendable {
         var index = 0
         while index < encoding.streams.count {
             let stream = encoding.streams[index]
-            if await stream.run.failure == nil, await stream.queue.push(bytes) {
+            if await stream.run.failure == nil, try await stream.queue.push(bytes) {
                 index += 1
                 continue
             }

@@ -88,10 +88,12 @@ public struct ArtifactStore: Sendable {
         _ index: Int, from copy: BackupCopy, _ body: ([UInt8]) async throws -> Void = { _ in }
     ) async throws {
         let stored = copy.record.artifacts[index]
-        let reader = try await copy.sink.openArtifact(backupID: manifest.id, name: stored.name)
+        let reader = try await unreadable(stored, copy) {
+            try await copy.sink.openArtifact(backupID: manifest.id, name: stored.name)
+        }
         var digest = StreamDigest()
         do {
-            while let chunk = try await reader.read() {
+            while let chunk = try await unreadable(stored, copy, { try await reader.read() }) {
                 digest.update(chunk)
                 guard digest.byteCount <= stored.storedBytes else { break }
                 try await body(chunk)
@@ -103,6 +105,21 @@ public struct ArtifactStore: Sendable {
         await reader.close()
         guard digest.byteCount == stored.storedBytes, digest.hexDigest() == stored.sha256 else {
             throw mismatch(index, copy, "has a SHA-256 or size that differs from")
+        }
+    }
+
+    /// Runs a sink call, turning an error that is not a ``LifeboatError`` (a plugin's own) into one naming the
+    /// artifact and target.
+    private func unreadable<T>(_ stored: StoredArtifact, _ copy: BackupCopy, _ call: () async throws -> T)
+        async throws -> T
+    {
+        do {
+            return try await call()
+        } catch let error where !(error is LifeboatError || error is CancellationError) {
+            throw LifeboatError(
+                .io,
+                "artifact \(stored.name) of backup \(manifest.id) cannot be read from target '\(copy.sink.name)': \(error)",
+                cause: error)
         }
     }
 

@@ -25,6 +25,7 @@ public struct BackupEngine: Sendable {
     /// - Throws: ``LifeboatError`` when a required target (or every target) failed; then no target keeps any of
     ///   the backup.
     public func run(label: String?) async throws -> BackupOutcome {
+        try checkDistinctLocations()
         let startedAt = Date()
         let snapshot = try await source.openSnapshot(logger: logger)
         do {
@@ -40,10 +41,9 @@ public struct BackupEngine: Sendable {
                 let manifest = Manifest(
                     id: id, label: label, startedAt: startedAt, finishedAt: Date(), source: snapshot.info,
                     artifacts: dumped.map(\.0), targets: order(records))
-                let lateFailures = try await commit(manifest, to: runs)
+                let committed = try await commit(manifest, to: runs)
                 await snapshot.close()
-                let failures = Self.failures(in: manifest.targets) + lateFailures
-                return BackupOutcome(manifest: manifest, failures: failures)
+                return BackupOutcome(manifest: committed, failures: Self.failures(in: committed.targets))
             } catch {
                 await withTaskGroup(of: Void.self) { group in
                     for run in runs { group.addTask { await run.writer.abort() } }
@@ -59,6 +59,18 @@ public struct BackupEngine: Sendable {
                 throw LifeboatError(.interrupted, "backup interrupted; nothing of it was kept on any target")
             }
             throw error
+        }
+    }
+
+    /// Two targets in one place would each find the other's backup folder taken.
+    private func checkDistinctLocations() throws {
+        for (index, target) in targets.enumerated() {
+            if let twin = targets[..<index].first(where: { $0.sink.location == target.sink.location }) {
+                throw LifeboatError(
+                    .configInvalid,
+                    "targets '\(twin.sink.name)' and '\(target.sink.name)' both store backups in "
+                        + "\(target.sink.location); give each target a place of its own")
+            }
         }
     }
 
@@ -172,28 +184,31 @@ public struct BackupEngine: Sendable {
         targets.compactMap { target in records.first { $0.name == target.sink.name } }
     }
 
-    /// Commits the manifest to every complete target: the required ones first, so that a failure there leaves no
-    /// optional target holding a backup the run then removes.
-    /// - Returns: Optional targets whose commit failed; their copy was removed.
+    /// Commits the manifest to every complete target: the optional ones first, then the required ones with a
+    /// manifest that records which optional commits failed. A required target's manifest is thus accurate, and a
+    /// failure there leaves (after the caller's abort) no target holding the backup.
+    /// - Returns: The manifest as committed to the required targets.
     /// - Throws: When a required target's commit failed, or no target holds the backup.
-    private func commit(_ manifest: Manifest, to runs: [TargetRun]) async throws -> [TargetFailure] {
-        let bytes = try manifest.encoded()
+    private func commit(_ manifest: Manifest, to runs: [TargetRun]) async throws -> Manifest {
+        var manifest = manifest
         let complete = Set(manifest.targets.filter { $0.status == .complete }.map(\.name))
-        guard !complete.isEmpty else { throw Self.everyTargetFailed(Self.failures(in: manifest.targets)) }
         let required = runs.filter { $0.target.required && complete.contains($0.name) }
         let optional = runs.filter { !$0.target.required && complete.contains($0.name) }
-        if let failure = await Self.commitAll(bytes, to: required).first { throw failure.error }
-        var late: [TargetFailure] = []
-        for failure in await Self.commitAll(bytes, to: optional) {
+        for failure in await Self.commitAll(try manifest.encoded(), to: optional) {
             logger.warning("optional target '\(failure.run.name)' failed: \(failure.error.message)")
             await failure.run.writer.abort()
-            late.append(TargetFailure(target: failure.run.name, error: failure.error.message))
+            if let index = manifest.targets.firstIndex(where: { $0.name == failure.run.name }) {
+                manifest.targets[index].status = .failed
+                manifest.targets[index].error = failure.error.message
+                manifest.targets[index].artifacts = []
+            }
         }
-        guard late.count < optional.count || !required.isEmpty else {
-            throw Self.everyTargetFailed(Self.failures(in: manifest.targets) + late)
+        guard manifest.targets.contains(where: { $0.status == .complete }) else {
+            throw Self.everyTargetFailed(Self.failures(in: manifest.targets))
         }
+        if let failure = await Self.commitAll(try manifest.encoded(), to: required).first { throw failure.error }
         for run in runs where !complete.contains(run.name) { await run.writer.abort() }
-        return late
+        return manifest
     }
 
     /// Commits concurrently; returns the failures.
@@ -228,7 +243,8 @@ public struct BackupEngine: Sendable {
 
 /// What a backup run produced.
 public struct BackupOutcome: Sendable {
-    /// The manifest committed to every target that holds the backup.
+    /// The manifest as committed to the required targets (optional ones that failed to commit are recorded as
+    /// failed in it).
     public var manifest: Manifest
     /// The optional targets that failed, in configuration order; the backup is complete on the others.
     public var failures: [TargetFailure]

@@ -18,14 +18,16 @@ public struct Catalog: Sendable {
         self.logger = logger
     }
 
-    /// Every backup complete on at least one target, oldest first.
+    /// Every backup complete on at least one target, oldest first. A backup whose manifest cannot be read on any
+    /// target is left out with a warning.
     /// - Throws: ``LifeboatError`` when no target can be read.
     public func entries() async throws -> [CatalogEntry] {
         let listings = try await listAll()
         var entries: [CatalogEntry] = []
         for id in Set(listings.flatMap(\.ids)).sorted() {
             let holders = listings.filter { $0.ids.contains(id) }.map(\.sink)
-            entries.append(CatalogEntry(manifest: try await manifest(id: id, holders: holders), holders: holders.map(\.name)))
+            guard let manifest = await manifest(id: id, holders: holders) else { continue }
+            entries.append(CatalogEntry(manifest: manifest, holders: holders.map(\.name)))
         }
         return entries
     }
@@ -50,7 +52,7 @@ public struct Catalog: Sendable {
         }
         var copies: [BackupCopy] = []
         var manifest: Manifest?
-        var firstError: (any Error)?
+        var problems = listings.problems
         for listing in listings where listing.ids.contains(id) {
             do {
                 let own = try await Self.manifest(id: id, on: listing.sink)
@@ -60,15 +62,22 @@ public struct Catalog: Sendable {
                         "the manifest of backup \(id) on target '\(listing.sink.name)' does not say how that target "
                             + "stored it (it lists \(own.targets.map(\.name).joined(separator: ", ")))")
                 }
+                if let manifest, own.artifacts != manifest.artifacts || own.source != manifest.source {
+                    throw LifeboatError(
+                        .checksumMismatch,
+                        "target '\(listing.sink.name)' holds another backup under id \(id) than target "
+                            + "'\(copies[0].sink.name)' (a different source or snapshot)")
+                }
                 manifest = manifest ?? own
                 copies.append(BackupCopy(sink: listing.sink, record: record))
             } catch {
-                firstError = firstError ?? error
-                logger.warning("target '\(listing.sink.name)' skipped for backup \(id): \(Self.message(error))")
+                let problem = Self.lifeboatError(error)
+                problems[listing.sink.name] = problem
+                logger.warning("target '\(listing.sink.name)' skipped for backup \(id): \(problem.message)")
             }
         }
-        guard let manifest else { throw firstError ?? notFound(selector) }
-        return ResolvedBackup(manifest: manifest, copies: copies)
+        guard let manifest else { throw problems.values.first ?? notFound(selector) }
+        return ResolvedBackup(manifest: manifest, copies: copies, problems: problems)
     }
 
     /// The manifest of one backup on one target.
@@ -84,16 +93,14 @@ public struct Catalog: Sendable {
         return manifest
     }
 
-    /// The first readable manifest among the holders.
-    private func manifest(id: String, holders: [any Sink]) async throws -> Manifest {
-        var firstError: (any Error)?
+    /// The first readable manifest among the holders; `nil`, with warnings, when none can be read.
+    private func manifest(id: String, holders: [any Sink]) async -> Manifest? {
         for sink in holders {
             do { return try await Self.manifest(id: id, on: sink) } catch {
-                firstError = firstError ?? error
-                if holders.count > 1 { logger.warning("\(Self.message(error)); trying the next target") }
+                logger.warning("\(Self.lifeboatError(error).message); backup \(id) is left out on this target")
             }
         }
-        throw firstError!
+        return nil
     }
 
     private struct Listing {
@@ -101,8 +108,16 @@ public struct Catalog: Sendable {
         var ids: Set<String>
     }
 
+    /// What every readable target lists, and why the others could not be read.
+    private struct Listings: Sequence {
+        var readable: [Listing]
+        var problems: [String: LifeboatError]
+
+        func makeIterator() -> IndexingIterator<[Listing]> { readable.makeIterator() }
+    }
+
     /// Lists every target concurrently; unreadable ones become warnings unless none can be read.
-    private func listAll() async throws -> [Listing] {
+    private func listAll() async throws -> Listings {
         let results = await withTaskGroup(of: (Int, Result<[String], any Error>).self) { group in
             for (index, sink) in sinks.enumerated() {
                 group.addTask {
@@ -113,17 +128,17 @@ public struct Catalog: Sendable {
             for await (index, result) in group { results[index] = result }
             return results.map { $0! }
         }
-        var listings: [Listing] = []
-        var firstError: (any Error)?
+        var listings = Listings(readable: [], problems: [:])
         for (sink, result) in zip(sinks, results) {
             switch result {
-            case .success(let ids): listings.append(Listing(sink: sink, ids: Set(ids)))
+            case .success(let ids): listings.readable.append(Listing(sink: sink, ids: Set(ids)))
             case .failure(let error):
-                firstError = firstError ?? error
-                logger.warning("target '\(sink.name)' cannot be read and is left out: \(Self.message(error))")
+                let problem = Self.lifeboatError(error)
+                listings.problems[sink.name] = problem
+                logger.warning("target '\(sink.name)' cannot be read and is left out: \(problem.message)")
             }
         }
-        if listings.isEmpty, let firstError { throw firstError }
+        if listings.readable.isEmpty, let problem = listings.problems[sinks[0].name] { throw problem }
         return listings
     }
 
@@ -135,8 +150,8 @@ public struct Catalog: Sendable {
                 + "run 'lifeboat list' to see the backups")
     }
 
-    private static func message(_ error: any Error) -> String {
-        (error as? LifeboatError)?.message ?? "\(error)"
+    private static func lifeboatError(_ error: any Error) -> LifeboatError {
+        error as? LifeboatError ?? LifeboatError(.io, "\(error)", cause: error)
     }
 }
 
@@ -154,6 +169,8 @@ public struct ResolvedBackup: Sendable {
     public var manifest: Manifest
     /// The copies, in preference order; never empty.
     public var copies: [BackupCopy]
+    /// Targets that could not be listed, or whose copy could not be used, by name.
+    public var problems: [String: LifeboatError]
 }
 
 /// One target's copy of a backup: the sink, and the manifest's record of how that target stored the artifacts.

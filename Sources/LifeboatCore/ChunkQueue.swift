@@ -1,7 +1,8 @@
 /// A bounded queue of byte chunks from one producer to one consumer.
 ///
 /// The producer waits while the queue holds `limit` bytes or more, so a slow consumer slows the producer down
-/// instead of making memory grow. A chunk larger than the limit still passes when the queue is empty.
+/// instead of making memory grow. A chunk larger than the limit still passes when the queue is empty. Both sides
+/// stop waiting when their task is cancelled.
 actor ChunkQueue {
     /// What the consumer gets next.
     enum Next {
@@ -26,9 +27,11 @@ actor ChunkQueue {
 
     /// Queues a chunk, waiting while the queue is full.
     /// - Returns: `false` when the consumer has stopped and the chunk was dropped.
-    func push(_ chunk: [UInt8]) async -> Bool {
+    /// - Throws: `CancellationError` when the task is cancelled while waiting.
+    func push(_ chunk: [UInt8]) async throws -> Bool {
         while !consumerGone && bytes > 0 && bytes + chunk.count > limit {
-            await withCheckedContinuation { waitingProducer = $0 }
+            await wait(.producer)
+            try Task.checkCancellation()
         }
         guard !consumerGone else { return false }
         chunks.append(chunk)
@@ -49,12 +52,12 @@ actor ChunkQueue {
         wake(&waitingConsumer)
     }
 
-    /// The next chunk, waiting for one.
+    /// The next chunk, waiting for one; ``Next/cancelled`` also when the task is cancelled.
     func next() async -> Next {
-        while head == chunks.count && !finished && !cancelled {
-            await withCheckedContinuation { waitingConsumer = $0 }
+        while head == chunks.count && !finished && !cancelled && !Task.isCancelled {
+            await wait(.consumer)
         }
-        if cancelled { return .cancelled }
+        if cancelled || Task.isCancelled { return .cancelled }
         guard head < chunks.count else { return .end }
         let chunk = chunks[head]
         chunks[head] = []
@@ -75,6 +78,31 @@ actor ChunkQueue {
         head = 0
         bytes = 0
         wake(&waitingProducer)
+    }
+
+    private enum Side: Sendable { case producer, consumer }
+
+    /// Suspends `side` until the other side wakes it, or until the task is cancelled.
+    private func wait(_ side: Side) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                // A cancellation that came first finds no continuation to resume: check here, on the actor.
+                guard !Task.isCancelled else { return continuation.resume() }
+                switch side {
+                case .producer: waitingProducer = continuation
+                case .consumer: waitingConsumer = continuation
+                }
+            }
+        } onCancel: {
+            Task { await self.wakeCancelled(side) }
+        }
+    }
+
+    private func wakeCancelled(_ side: Side) {
+        switch side {
+        case .producer: wake(&waitingProducer)
+        case .consumer: wake(&waitingConsumer)
+        }
     }
 
     private func wake(_ waiter: inout CheckedContinuation<Void, Never>?) {

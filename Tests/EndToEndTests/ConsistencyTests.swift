@@ -12,7 +12,7 @@ struct ConsistencyTests {
         #expect(initialize.status == 0, "\(initialize.stderr)")
 
         let writers = try ChildProcess(
-            executable: TestEnvironment.pgBin + "/pgbench", arguments: ["-c", "4", "-j", "2", "-T", "40", "-n", source.url],
+            executable: TestEnvironment.pgBin + "/pgbench", arguments: ["-c", "4", "-j", "2", "-T", "300", "-n", source.url],
             output: .discard)
         try await Task.sleep(for: .seconds(2))
 

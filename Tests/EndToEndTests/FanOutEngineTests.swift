@@ -146,6 +146,10 @@ struct FanOutEngineTests {
         #expect(try await LocalSink(target: TargetConfig(name: "disk", url: folder.appendingPathComponent("disk").path))
             .listBackups() == [outcome.manifest.id])
         #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("flaky/\(outcome.manifest.id)").path))
+        // The manifest the required target holds knows the optional one failed.
+        let committed = try BackupFolder(folder.appendingPathComponent("disk/\(outcome.manifest.id)"))
+        #expect(committed.targets.map { $0["status"] as? String } == ["complete", "failed"])
+        #expect((committed.targets[1]["error"] as? String)?.contains("refused the manifest") == true)
     }
 
     @Test func aSlowTargetPacesTheRunWithinItsBuffer() async throws {

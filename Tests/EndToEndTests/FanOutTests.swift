@@ -77,6 +77,11 @@ struct FanOutTests {
         var bytes = try Data(contentsOf: notes)
         bytes[bytes.count / 2] ^= 0xFF
         try bytes.write(to: notes)
+        // ...and one that cannot be read at all: a folder where the file was.
+        let accounts = folder.url.appendingPathComponent(
+            folder.artifacts.first { ($0["table"] as? [String: String])?["name"] == "accounts" }!["name"] as! String)
+        try FileManager.default.removeItem(at: accounts)
+        try FileManager.default.createDirectory(at: accounts, withIntermediateDirectories: false)
 
         let damaged = try lifeboat.run(["verify"], environment: env)
         #expect([65, 66].contains(damaged.status), "\(damaged.allOutput)")
@@ -89,7 +94,7 @@ struct FanOutTests {
         let restore = try lifeboat.run(["restore", "--into", target.url], environment: env)
         #expect(restore.status == 0, "\(restore.allOutput)")
         #expect(restore.stdout.contains("artifact \(wide.dropLast(4)) was read from target 'offsite'"), "\(restore.stdout)")
-        #expect(restore.stdout.components(separatedBy: "was read from target 'offsite'").count == 3)
+        #expect(restore.stdout.components(separatedBy: "was read from target 'offsite'").count == 4)
         #expect(try target.value("SELECT count(*) FROM wide") == "150000")
         #expect(try target.value("SELECT count(*) FROM notes") == "2000")
 
@@ -209,6 +214,38 @@ struct FanOutTests {
         #expect(!FileManager.default.fileExists(atPath: "\(replica)/\(third)"))
     }
 
+    @Test func twoTargetsHoldingDifferentBackupsUnderOneIdAreNotMixed() throws {
+        let (_, lifeboat, _) = try setUp("fan_twins")
+        defer { lifeboat.cleanUp() }
+        let other = try TestDatabase.create("fan_twins_other")
+        try other.execute(Fixtures.small)
+        let id = try lifeboat.backup()
+        // A backup of another database, put on a second target under the same id.
+        let twin = try lifeboat.run(["backup"], environment: ["DATABASE_URL": other.url, "DATABASE_BACKUP_URL": nil])
+        #expect(twin.status == 0, "\(twin.allOutput)")
+        let twinID = twin.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let twinFolder = lifeboat.folder.appendingPathComponent("twin/\(id)")
+        try FileManager.default.createDirectory(
+            at: twinFolder.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.moveItem(at: lifeboat.backups.appendingPathComponent(twinID), to: twinFolder)
+        let manifestURL = twinFolder.appendingPathComponent("manifest.json")
+        var manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: manifestURL)) as! [String: Any]
+        manifest["id"] = id
+        try JSONSerialization.data(withJSONObject: manifest).write(to: manifestURL)
+
+        try lifeboat.writeConfig("targets:\n  - name: primary\n    url: ./backups\n  - name: twin\n    url: ./twin\n")
+        let verify = try lifeboat.run(["verify", id])
+        #expect(verify.status == 65, "\(verify.allOutput)")
+        #expect(verify.stdout.contains("target 'twin': cannot be checked: target 'twin' holds another backup"))
+        // With the primary copy damaged, restore must not fill the gap from the other database's backup.
+        let folder = try BackupFolder(lifeboat.backups.appendingPathComponent(id))
+        try FileManager.default.removeItem(at: folder.url.appendingPathComponent(folder.artifacts[1]["name"] as! String))
+        let target = try TestDatabase.create("fan_twins_dst")
+        let restore = try lifeboat.run(["restore", id, "--into", target.url])
+        #expect(restore.status == 66, "\(restore.allOutput)")
+        #expect(try target.isEmpty())
+    }
+
     @Test func targetOptionsAreChecked() throws {
         let lifeboat = try LifeboatRunner(source: "postgresql://x@127.0.0.1:1/x")
         defer { lifeboat.cleanUp() }
@@ -220,5 +257,9 @@ struct FanOutTests {
         try lifeboat.writeConfig("targets:\n  - url: ./a\n    required: maybe\n")
         let flag = try lifeboat.run(["list"])
         #expect(flag.status == 78 && flag.stderr.contains("required must be true or false"), "\(flag.allOutput)")
+        try FileManager.default.removeItem(at: lifeboat.folder.appendingPathComponent("lifeboat.yml"))
+        let twins = try lifeboat.run(["backup"], environment: ["DATABASE_BACKUP_URL": "./backups"])
+        #expect(twins.status == 78, "\(twins.allOutput)")
+        #expect(twins.stderr.contains("targets 'primary' and 'replica' both store backups in"), "\(twins.stderr)")
     }
 }

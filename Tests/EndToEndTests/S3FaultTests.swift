@@ -11,20 +11,22 @@ struct S3FaultTests {
     func withProxy(_ rule: String, _ body: (String) async throws -> Void) async throws {
         let server = try S3TargetTests.Server()
         let upstream = try #require(URLComponents(string: server.endpoint)?.port)
-        let port = Int.random(in: 55_000..<60_000)
+        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-proxy-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: portFile) }
         let proxy = try ChildProcess(
             executable: "/usr/bin/env",
             arguments: ["python3", TestEnvironment.packageRoot.appendingPathComponent("scripts/s3_fault_proxy.py").path,
-                        String(port), String(upstream), rule],
+                        "0", String(upstream), rule, portFile.path],
             output: .discard)
         defer { proxy.terminate() }
-        let endpoint = "http://127.0.0.1:\(port)"
-        var attempts = 0
-        while try Command.run("/usr/bin/curl", ["-s", "--max-time", "1", "-o", "/dev/null", endpoint]).status != 0 {
-            attempts += 1
-            guard attempts < 50 else { throw TestFailure("the fault proxy did not start") }
-            try await Task.sleep(for: .milliseconds(100))
+        // The proxy writes the port the system gave it once it listens.
+        var port: Int?
+        for _ in 0..<300 where port == nil {
+            port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap { Int($0) }
+            if port == nil { try await Task.sleep(for: .milliseconds(100)) }
         }
+        guard let port else { throw TestFailure("the fault proxy did not start in 30 s") }
+        let endpoint = "http://127.0.0.1:\(port)"
         try await body(endpoint)
     }
 

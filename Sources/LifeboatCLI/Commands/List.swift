@@ -7,7 +7,9 @@ extension Lifeboat {
         static let configuration = CommandConfiguration(
             abstract: "List the backups on every target, and which targets hold each.",
             discussion: """
-                A target is shown as NAME when it holds the backup complete, NAME(failed) when the backup run                 recorded it as failed, and NAME(missing) when the run completed it but it no longer holds it.
+                A target is shown as NAME when it holds the backup complete, NAME(failed) when the backup run \
+                recorded it as failed, and NAME(missing) when the run completed it but it does not hold it now \
+                (or cannot be read: see the warnings).
                 """)
 
         @OptionGroup var global: GlobalOptions
