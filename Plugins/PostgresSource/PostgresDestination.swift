@@ -17,6 +17,12 @@ public struct PostgresDestination: RestoreDestination {
         tools = ClientTools(directory: options.toolDirectory)
     }
 
+    init(connection: ConnectionInfo, options: DestinationOptions, tools: ClientTools) {
+        self.connection = connection
+        self.options = options
+        self.tools = tools
+    }
+
     public var location: String { connection.display }
 
     public func checkEmpty() async throws {
@@ -32,16 +38,8 @@ public struct PostgresDestination: RestoreDestination {
     }
 
     public func restore(_ manifest: Manifest, from artifacts: ArtifactStore, logger: Logger) async throws {
-        // pg_restore must read the archive's format (from the pg_dump that wrote it) and the server's SQL.
-        let server = Int(manifest.source.serverVersion.prefix { $0.isNumber }) ?? 0
-        let major = max(server, manifest.source.dumpToolMajorVersion ?? 0)
-        let pgRestore = try await tools.locate(
-            "pg_restore", minimumMajor: major, requiredBy: "the backup's server and pg_dump").path
-        guard let schema = manifest.artifacts.first(where: { $0.kind == .schema }) else {
-            throw LifeboatError(.restoreFailed, "backup \(manifest.id) has no schema artifact; it cannot be restored")
-        }
-        let restorer = SchemaRestorer(
-            pgRestore: pgRestore, connection: connection, noOwner: options.noOwner, schema: schema, store: artifacts)
+        let restorer = try await step("reading the schema", logger) { try await schemaRestorer(manifest, artifacts) }
+        defer { restorer.remove() }
         try await step("creating the schema", logger) { try await restorer.run(section: "pre-data") }
         try await step("loading table data", logger) {
             try await TableLoader(connection: connection, jobs: options.jobs, store: artifacts)
@@ -49,15 +47,29 @@ public struct PostgresDestination: RestoreDestination {
         }
         try await step("restoring sequences and large objects", logger) { try await restorer.run(section: "data") }
         try await step("creating indexes, constraints and triggers", logger) {
-            try await restorer.run(section: "post-data")
+            try await restorer.run(section: "post-data", jobs: options.jobs)
         }
     }
 
+    /// The backup's schema archive, decoded for a `pg_restore` as new as the backup's server and `pg_dump`. The
+    /// caller removes it when done.
+    func schemaRestorer(_ manifest: Manifest, _ artifacts: ArtifactStore) async throws -> SchemaRestorer {
+        let server = Int(manifest.source.serverVersion.prefix { $0.isNumber }) ?? 0
+        let major = max(server, manifest.source.dumpToolMajorVersion ?? 0)
+        let pgRestore = try await tools.locate(
+            "pg_restore", minimumMajor: major, requiredBy: "the backup's server and pg_dump").path
+        guard let schema = manifest.artifacts.first(where: { $0.kind == .schema }) else {
+            throw LifeboatError(.restoreFailed, "backup \(manifest.id) has no schema artifact; it cannot be restored")
+        }
+        return try await SchemaRestorer.extract(
+            schema, from: artifacts, pgRestore: pgRestore, connection: connection, noOwner: options.noOwner)
+    }
+
     /// Runs one restore step, naming it in any error.
-    private func step(_ name: String, _ logger: Logger, _ body: () async throws -> Void) async throws {
+    func step<T>(_ name: String, _ logger: Logger, _ body: () async throws -> T) async throws -> T {
         logger.info("restore: \(name)")
         do {
-            try await body()
+            return try await body()
         } catch let error as LifeboatError {
             throw LifeboatError(error.code, "restore failed while \(name): \(error.message)", cause: error.cause)
         } catch {

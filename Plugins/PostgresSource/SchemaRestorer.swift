@@ -1,46 +1,72 @@
+import Foundation
 import LifeboatCore
 
-/// Feeds the schema archive to `pg_restore`, one section at a time, each in a single transaction.
+/// Runs `pg_restore` on a backup's schema archive, which it first decodes (checking its SHA-256) into a private
+/// temporary file: `pg_restore` needs a file to create indexes and constraints with several jobs.
 struct SchemaRestorer: Sendable {
     let pgRestore: String
     let connection: ConnectionInfo
     let noOwner: Bool
-    let schema: Artifact
-    let store: ArtifactStore
+    /// The decoded archive.
+    let archive: URL
 
-    /// Restores one section of the archive: `pre-data`, `data` or `post-data`.
-    func run(section: String) async throws {
-        var arguments = [
-            "--section=\(section)", "--exit-on-error", "--single-transaction", "--no-password",
-            "--dbname=\(connection.conninfoWithoutPassword)",
-        ]
-        if noOwner { arguments += ["--no-owner", "--no-privileges"] }
-        let process = try ChildProcess(
-            executable: pgRestore, arguments: arguments, environment: connection.toolEnvironment, input: .pipe,
-            output: .discard)
+    /// Decodes the schema artifact into a new private folder; ``remove()`` deletes it.
+    static func extract(
+        _ schema: Artifact, from store: ArtifactStore, pgRestore: String, connection: ConnectionInfo, noOwner: Bool
+    ) async throws -> SchemaRestorer {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let archive = folder.appendingPathComponent("schema.pgdump")
+        let restorer = SchemaRestorer(pgRestore: pgRestore, connection: connection, noOwner: noOwner, archive: archive)
         do {
-            try await withTaskCancellationHandler {
-                try await store.read(schema) { chunk in
-                    do { try await process.writeInput(chunk) } catch { throw InputClosed() }
-                }
-            } onCancel: {
-                process.terminate()
-            }
-        } catch is InputClosed {
-            // pg_restore stops reading once it has what the section needs; its exit status decides.
+            guard FileManager.default.createFile(atPath: archive.path, contents: nil, attributes: [.posixPermissions: 0o600]),
+                let file = FileHandle(forWritingAtPath: archive.path)
+            else { throw LifeboatError(.io, "cannot write a temporary file in \(folder.path)") }
+            let worker = BlockingWorker(name: "lifeboat-schema-file")
+            defer { try? file.close() }
+            try await store.read(schema) { chunk in try await worker.run { try file.write(contentsOf: chunk) } }
         } catch {
-            process.terminate()
-            _ = await process.wait()
+            restorer.remove()
             throw error
         }
-        await process.closeInput()
+        return restorer
+    }
+
+    /// Deletes the decoded archive.
+    func remove() {
+        try? FileManager.default.removeItem(at: archive.deletingLastPathComponent())
+    }
+
+    /// Restores one section of the archive, `pre-data`, `data` or `post-data`: in one transaction, or with
+    /// `jobs` > 1 in that many sessions at once (then a failure leaves what was done so far).
+    func run(section: String, jobs: Int = 1) async throws {
+        let mode = jobs > 1 ? ["--jobs=\(jobs)"] : ["--single-transaction"]
+        try await pgRestore(["--section=\(section)"] + mode + restoreArguments, what: "--section=\(section)")
+    }
+
+    /// Restores, in one transaction, the entries a `--use-list` file names.
+    func run(list: String) async throws {
+        try await pgRestore(["--use-list=\(list)", "--single-transaction"] + restoreArguments, what: "--use-list")
+    }
+
+    /// Writes the archive's table of contents (`pg_restore --list`) to `file`.
+    func writeContents(to file: String) async throws {
+        try await pgRestore(["--list", "--file=\(file)"], what: "--list")
+    }
+
+    private var restoreArguments: [String] {
+        ["--exit-on-error", "--no-password", "--dbname=\(connection.conninfoWithoutPassword)"]
+            + (noOwner ? ["--no-owner", "--no-privileges"] : [])
+    }
+
+    private func pgRestore(_ arguments: [String], what: String) async throws {
+        let process = try ChildProcess(
+            executable: pgRestore, arguments: arguments + [archive.path], environment: connection.toolEnvironment,
+            input: .none, output: .discard)
         let status = await withTaskCancellationHandler { await process.wait() } onCancel: { process.terminate() }
         try Task.checkCancellation()
         guard status.succeeded else {
-            throw LifeboatError(.restoreFailed, "pg_restore --section=\(section) failed: \(status.errorOutput)")
+            throw LifeboatError(.restoreFailed, "pg_restore \(what) failed: \(status.errorOutput)")
         }
     }
-
-    /// pg_restore closed its input.
-    private struct InputClosed: Error {}
 }

@@ -16,7 +16,7 @@ struct TableLoader: Sendable {
                     do {
                         try await session.run(SessionSettings.data(encoding: encoding))
                         while let artifact = await queue.next() {
-                            try await load(artifact, on: session)
+                            _ = try await Self.copy(artifact, from: store, on: session)
                         }
                     } catch {
                         await session.close()
@@ -29,13 +29,15 @@ struct TableLoader: Sendable {
         }
     }
 
-    private func load(_ artifact: Artifact, on session: PGConnection) async throws {
-        guard let table = artifact.table else { return }
+    /// Loads one artifact with one `COPY`, rolled back if its checksum fails.
+    /// - Returns: The number of rows loaded.
+    static func copy(_ artifact: Artifact, from store: ArtifactStore, on session: PGConnection) async throws -> Int {
+        guard let table = artifact.table else { return 0 }
         do {
             try await session.beginCopyIn("COPY \(SQL.table(table))\(SQL.columnList(artifact.columns)) FROM STDIN")
             do {
                 try await store.read(artifact) { chunk in try await session.putCopyData(chunk) }
-                _ = try await session.endCopyIn()
+                return try await session.endCopyIn()
             } catch {
                 await session.failCopyIn(reason: "lifeboat aborted the load of \(table)")
                 throw error

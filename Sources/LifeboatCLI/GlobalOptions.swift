@@ -91,7 +91,7 @@ enum ExitCodes {
         case .toolMissing: 72
         case .targetUnwritable: 73
         case .io: 74
-        case .targetNotEmpty: 75
+        case .targetNotEmpty, .targetInUse: 75
         case .authenticationFailed: 77
         case .configInvalid: 78
         case .interrupted: 130

@@ -25,6 +25,11 @@ public struct BackupEngine: Sendable {
     /// - Throws: ``LifeboatError`` when a required target (or every target) failed; then no target keeps any of
     ///   the backup.
     public func run(label: String?) async throws -> BackupOutcome {
+        try await run(labelFor: { _ in label })
+    }
+
+    /// Takes a backup whose label is made from its id, e.g. `restore_safety_<id>`.
+    public func run(labelFor makeLabel: (String) -> String?) async throws -> BackupOutcome {
         try checkDistinctLocations()
         let startedAt = Date()
         let snapshot = try await source.openSnapshot(logger: logger)
@@ -39,7 +44,7 @@ public struct BackupEngine: Sendable {
                 var records = failedAtStart
                 for run in runs { records.append(await record(of: run, dumped)) }
                 let manifest = Manifest(
-                    id: id, label: label, startedAt: startedAt, finishedAt: Date(), source: snapshot.info,
+                    id: id, label: makeLabel(id), startedAt: startedAt, finishedAt: Date(), source: snapshot.info,
                     artifacts: dumped.map(\.0), targets: order(records))
                 let committed = try await commit(manifest, to: runs)
                 await snapshot.close()

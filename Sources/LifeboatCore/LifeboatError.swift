@@ -8,7 +8,7 @@ public struct LifeboatError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Sendable {
             case configInvalid, sourceUnreachable, authenticationFailed, databaseMissing, toolMissing
-            case backupNotFound, targetUnwritable, targetNotEmpty, checksumMismatch, artifactMissing
+            case backupNotFound, targetUnwritable, targetNotEmpty, targetInUse, checksumMismatch, artifactMissing
             case backupFailed, restoreFailed, io, interrupted, internalError
         }
         private let base: Base
@@ -30,6 +30,8 @@ public struct LifeboatError: Error, CustomStringConvertible, Sendable {
         public static let targetUnwritable = Code(.targetUnwritable)
         /// A restore target already holds data.
         public static let targetNotEmpty = Code(.targetNotEmpty)
+        /// Other sessions use the database a restore would replace.
+        public static let targetInUse = Code(.targetInUse)
         /// Stored bytes do not match their recorded SHA-256.
         public static let checksumMismatch = Code(.checksumMismatch)
         /// An artifact named by a manifest is absent.

@@ -43,50 +43,65 @@ public struct RestoreEngine: Sendable {
         self.logger = logger
     }
 
-    /// Restores the backup `selector` means.
+    /// Restores the backup `selector` means into the (empty) destination.
     /// - Throws: ``LifeboatError``; on a failed load the destination has been returned to empty.
     public func run(_ selector: BackupSelector) async throws -> RestoreReport {
         let backup = try await Catalog(sinks: sinks, logger: logger).resolve(selector)
-        let manifest = backup.manifest
         try await destination.checkEmpty()
-        logger.info(
-            "verifying backup \(manifest.id) before restoring",
-            metadata: ["artifacts": "\(manifest.artifacts.count)",
-                       "targets": "\(backup.copies.map(\.sink.name).joined(separator: ","))"])
-        let (store, fallbacks) = try await ArtifactStore(
-            manifest: manifest, copies: backup.copies, registry: registry
-        ).choosingIntactCopies(logger: logger)
+        let (store, fallbacks) = try await verify(backup)
+        return try await load(backup.manifest, from: store, into: destination, fallbacks: fallbacks)
+    }
 
+    /// Checks the stored bytes of every artifact, choosing for each an intact copy.
+    func verify(_ backup: ResolvedBackup) async throws -> (ArtifactStore, [ArtifactFallback]) {
+        logger.info(
+            "verifying backup \(backup.manifest.id) before restoring",
+            metadata: ["artifacts": "\(backup.manifest.artifacts.count)",
+                       "targets": "\(backup.copies.map(\.sink.name).joined(separator: ","))"])
+        return try await ArtifactStore(
+            manifest: backup.manifest, copies: backup.copies, registry: registry
+        ).choosingIntactCopies(logger: logger)
+    }
+
+    /// Loads a verified backup into an empty database and checks its row counts; on failure, empties it again.
+    func load(
+        _ manifest: Manifest, from store: ArtifactStore, into destination: any RestoreDestination,
+        fallbacks: [ArtifactFallback]
+    ) async throws -> RestoreReport {
         logger.info("restoring backup \(manifest.id) into \(destination.location)")
         do {
             try await destination.restore(manifest, from: store, logger: logger)
-            let report = try await validate(manifest, fallbacks: fallbacks)
-            let mismatched = report.tables.filter { !$0.matches }
-            guard mismatched.isEmpty else {
-                let list = mismatched.prefix(3).map { "\($0.table): expected \($0.expected), got \($0.restored)" }
-                throw LifeboatError(
-                    .restoreFailed, "row counts differ from the manifest (\(list.joined(separator: "; ")))")
-            }
-            return report
+            return try await validate(manifest, tables: nil, in: destination, fallbacks: fallbacks)
         } catch {
-            throw await resetAfterFailure(error)
+            throw await resetAfterFailure(error, destination)
         }
     }
 
-    private func validate(_ manifest: Manifest, fallbacks: [ArtifactFallback]) async throws -> RestoreReport {
+    /// Compares the row counts of the backup's tables (or only `tables`) in `destination` with the manifest.
+    /// - Throws: ``LifeboatError`` with code `restoreFailed` naming the tables that differ.
+    func validate(
+        _ manifest: Manifest, tables: Set<TableName>?, in destination: any RestoreDestination,
+        fallbacks: [ArtifactFallback]
+    ) async throws -> RestoreReport {
         let expected = manifest.artifacts.compactMap { artifact in
-            artifact.table.map { ($0, artifact.rows ?? 0) }
+            artifact.table.flatMap { tables == nil || tables!.contains($0) ? ($0, artifact.rows ?? 0) : nil }
         }
         let counts = try await destination.countRows(expected.map(\.0))
-        return RestoreReport(
+        let report = RestoreReport(
             manifest: manifest,
             tables: expected.map { table, rows in
                 RestoreReport.TableCount(table: table, expected: rows, restored: counts[table] ?? 0)
             },
             fallbacks: fallbacks)
+        let mismatched = report.tables.filter { !$0.matches }
+        guard mismatched.isEmpty else {
+            let list = mismatched.prefix(3).map { "\($0.table): expected \($0.expected), got \($0.restored)" }
+            throw LifeboatError(.restoreFailed, "row counts differ from the manifest (\(list.joined(separator: "; ")))")
+        }
+        return report
     }
 
-    private func resetAfterFailure(_ error: any Error) async -> LifeboatError {
+    private func resetAfterFailure(_ error: any Error, _ destination: any RestoreDestination) async -> LifeboatError {
         let failure: LifeboatError =
             switch error {
             case _ where Task.isCancelled: LifeboatError(.interrupted, "restore interrupted")
@@ -95,7 +110,6 @@ public struct RestoreEngine: Sendable {
             }
         do {
             // The reset must run even when the restore was cancelled: a task of its own is not.
-            let destination = self.destination
             try await Task { try await destination.reset() }.value
             return LifeboatError(
                 failure.code, failure.message + "; the target database was returned to empty", cause: failure.cause)

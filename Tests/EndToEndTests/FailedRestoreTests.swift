@@ -7,12 +7,8 @@ struct FailedRestoreTests {
     /// `_refuse`: so the restore fails in its last step, after all data is loaded.
     @Test func failureInTheLastStepReturnsTargetToEmpty() throws {
         let source = try TestDatabase.create("late_src")
-        try source.execute(Fixtures.small + "\n" + """
-            CREATE FUNCTION guard() RETURNS int LANGUAGE sql AS
-              $$ SELECT 1 / (CASE WHEN current_database() LIKE '%\\_refuse' THEN 0 ELSE 1 END) $$;
-            CREATE MATERIALIZED VIEW guarded AS SELECT guard() AS ok, count(*) FROM accounts;
-            SELECT lo_from_bytea(0, 'blob');
-            """)
+        try source.execute(
+            Fixtures.small + "\n" + Fixtures.viewFailingInDatabases(like: "%\\_refuse") + "\nSELECT lo_from_bytea(0, 'blob');")
         let lifeboat = try LifeboatRunner(source: source.url)
         defer { lifeboat.cleanUp() }
         _ = try lifeboat.backup()

@@ -96,4 +96,14 @@ enum Fixtures {
         CREATE TABLE notes (id serial PRIMARY KEY, account_id int REFERENCES accounts (id), body text);
         INSERT INTO notes (account_id, body) SELECT g % 500 + 1, repeat('note ', g % 20) FROM generate_series(1, 2000) g;
         """
+
+    /// A materialized view whose refresh divides by zero in a database whose name matches `pattern` (SQL LIKE):
+    /// a restore into such a database fails in its last step, after all data is loaded.
+    static func viewFailingInDatabases(like pattern: String) -> String {
+        """
+        CREATE FUNCTION guard() RETURNS int LANGUAGE sql AS
+          $$ SELECT 1 / (CASE WHEN current_database() LIKE '\(pattern)' THEN 0 ELSE 1 END) $$;
+        CREATE MATERIALIZED VIEW guarded AS SELECT guard() AS ok, count(*) FROM accounts;
+        """
+    }
 }

@@ -29,7 +29,7 @@ extension Lifeboat {
             try await global.perform {
                 let config = try global.loadConfig()
                 let engine = BackupEngine(
-                    source: try Lifeboat.registry.makeSource(config.source), targets: try backupTargets(config),
+                    source: try Lifeboat.registry.makeSource(config.source), targets: try config.backupTargets(),
                     logger: global.logger)
                 let outcome = try await engine.run(label: label)
                 let manifest = outcome.manifest
@@ -48,23 +48,6 @@ extension Lifeboat {
                     }
                     throw ExitCode(ExitCodes.incomplete)
                 }
-            }
-        }
-
-        /// The configured targets, with compression threads shared out when the configuration does not set them.
-        private func backupTargets(_ config: LifeboatConfig) throws -> [BackupTarget] {
-            // Tables (and the schema) compress at once, once per distinct setting: unless told otherwise, they
-            // share the cores.
-            let encodings = max(1, Set(config.targets.map(\.compression).filter { $0 != .none }).count)
-            let cores = min(ProcessInfo.processInfo.activeProcessorCount, 64)
-            let threads = max(1, cores / ((config.source.jobs + 1) * encodings))
-            return try config.targets.map { target in
-                var compression = target.compression
-                compression.threads = compression.threads ?? threads
-                return BackupTarget(
-                    sink: try Lifeboat.registry.makeSink(target), compression: compression,
-                    codec: try Lifeboat.registry.makeCodec(compression), required: target.required,
-                    bufferBytes: target.bufferBytes)
             }
         }
     }

@@ -5,12 +5,18 @@ import LifeboatCore
 extension Lifeboat {
     struct Restore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Restore a backup into an empty database.",
+            abstract: "Restore a backup into an empty database, over a live one (--clean), or some tables of it.",
             discussion: """
                 Verifies every artifact first, then loads schema, data, sequences, large objects, and finally \
                 indexes, constraints and triggers; then compares every table's row count with the manifest. \
-                A failed restore returns the target database to empty. The backup is read from the first target \
-                holding it; an artifact missing or corrupt there is read from the next one, and the restore says so.
+                A failed restore returns an empty target database to empty. The backup is read from the first \
+                target holding it; an artifact missing or corrupt there is read from the next one, and the \
+                restore says so.
+
+                --clean replaces a database that has contents: after a safety backup of it, the backup is \
+                restored into a staging database that is swapped in only when complete, so a failure leaves the \
+                database as it was. --table and --schema replace the rows of some tables (and their sequences) \
+                in one transaction, after a safety backup.
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -18,43 +24,153 @@ extension Lifeboat {
         @Argument(help: "latest (default), a backup id, or a label.")
         var backup: String?
 
-        @Option(help: "The database to restore into, e.g. postgresql://user@host/newdb. It must be empty.")
-        var into: String
+        @OptionGroup var target: RestoreTargetOptions
 
-        @Option(help: "Read the backup only from this target.")
-        var from: String?
+        @Flag(help: "Replace the contents of a database that is not empty.")
+        var clean = false
 
-        @Option(help: "Tables loaded at once (default: source.jobs).")
-        var jobs: Int?
+        @Option(name: .customLong("table"), help: "Restore only this table's rows, as schema.name (repeatable).")
+        var tables: [String] = []
 
-        @Flag(help: "Do not restore ownership and privileges (for a server without the original roles).")
-        var noOwner = false
+        @Option(name: .customLong("schema"), help: "Restore only the rows of this schema's tables (repeatable).")
+        var schemas: [String] = []
 
         func validate() throws {
-            if let jobs, !(1...64).contains(jobs) { throw ValidationError("--jobs must be from 1 to 64") }
+            try target.validate()
+            if clean && !(tables.isEmpty && schemas.isEmpty) {
+                throw ValidationError("--clean replaces everything, --table and --schema only some tables: pick one")
+            }
+            if !clean && target.force { throw ValidationError("--force only applies to --clean") }
+            if !clean && tables.isEmpty && schemas.isEmpty && target.noSafetyBackup {
+                throw ValidationError("--no-safety-backup only applies to --clean, --table and --schema")
+            }
+            _ = try tableNames()
+        }
+
+        private func tableNames() throws -> Set<TableName> {
+            Set(try tables.map { text in
+                guard let dot = text.firstIndex(of: "."), dot != text.startIndex, dot != text.index(before: text.endIndex)
+                else { throw ValidationError("--table \(text): give the table as schema.name, e.g. public.orders") }
+                return TableName(schema: String(text[..<dot]), name: String(text[text.index(after: dot)...]))
+            })
         }
 
         func run() async throws {
             try await global.perform {
                 let config = try global.loadConfig()
-                let destination = try Lifeboat.registry.makeDestination(
-                    into,
-                    options: DestinationOptions(
-                        jobs: jobs ?? config.source.jobs, toolDirectory: config.source.pgBinDir, noOwner: noOwner))
+                let engine = try target.engine(config, global: global)
                 let started = Date()
-                let report = try await RestoreEngine(
-                    sinks: try global.sinks(config, from: from), destination: destination, registry: Lifeboat.registry,
-                    logger: global.logger
-                ).run(BackupSelector(backup))
-                let rows = report.tables.map { [$0.table.description, String($0.expected), String($0.restored), "ok"] }
-                print(TextTable.render(header: ["TABLE", "EXPECTED", "RESTORED", "STATUS"], rows: rows), terminator: "")
-                for fallback in report.fallbacks {
-                    print("artifact \(fallback.artifact) was read from target '\(fallback.usedTarget)': "
-                        + "missing or corrupt on target '\(fallback.failedTarget)'")
+                let selector = BackupSelector(backup)
+                guard clean || !tables.isEmpty || !schemas.isEmpty else {
+                    let report = try await engine.run(selector)
+                    RestoreOutput.print(report, into: engine.destination.location, started: started)
+                    return
                 }
-                print(String(format: "restored backup %@ into %@ in %.1fs: %d tables, row counts match",
-                    report.manifest.id, destination.location, Date().timeIntervalSince(started), report.tables.count))
+                let safety = target.noSafetyBackup ? nil : try await config.safetyBackup(of: target.into, logger: global.logger)
+                let report = clean
+                    ? try await engine.replace(selector, safety: safety, force: target.force)
+                    : try await engine.restoreTables(
+                        selector, tables: try tableNames(), schemas: Set(schemas), safety: safety)
+                RestoreOutput.print(report, into: engine.destination.location, started: started)
             }
         }
+    }
+
+    struct Rollback: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Undo the last restore over a database: restore its latest safety backup, with --clean.",
+            discussion: """
+                Finds the newest backup labelled restore_safety_... of the database --into names, and restores it \
+                the way restore --clean does (taking a safety backup of the current state first).
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @OptionGroup var target: RestoreTargetOptions
+
+        func validate() throws { try target.validate() }
+
+        func run() async throws {
+            try await global.perform {
+                let config = try global.loadConfig()
+                let engine = try target.engine(config, global: global)
+                guard let destination = engine.destination as? any ReplaceableDestination else {
+                    throw LifeboatError(.configInvalid, "\(engine.destination.location) cannot be rolled back")
+                }
+                let entries = try await Catalog(sinks: engine.sinks, logger: global.logger).entries()
+                guard let latest = entries.last(where: {
+                    $0.manifest.label?.hasPrefix(SafetyBackup.labelPrefix) == true
+                        && $0.manifest.source.database == destination.databaseName
+                }) else {
+                    throw LifeboatError(
+                        .backupNotFound,
+                        "no safety backup of database \(destination.databaseName) exists; restore --clean takes one "
+                            + "before it replaces a database")
+                }
+                let started = Date()
+                let safety = target.noSafetyBackup ? nil : try await config.safetyBackup(of: target.into, logger: global.logger)
+                let report = try await engine.replace(.id(latest.manifest.id), safety: safety, force: target.force)
+                RestoreOutput.print(report, into: destination.location, started: started)
+            }
+        }
+    }
+}
+
+/// The options of `restore` and `rollback` that say where and how to restore.
+struct RestoreTargetOptions: ParsableArguments {
+    @Option(help: "The database to restore into, e.g. postgresql://user@host/app.")
+    var into: String
+
+    @Option(help: "Read the backup only from this target.")
+    var from: String?
+
+    @Option(help: "Tables loaded at once (default: source.jobs).")
+    var jobs: Int?
+
+    @Flag(help: "Do not restore ownership and privileges (for a server without the original roles).")
+    var noOwner = false
+
+    @Flag(help: "Skip the safety backup of the database being replaced.")
+    var noSafetyBackup = false
+
+    @Flag(help: "Terminate other sessions connected to the database being replaced (and say so).")
+    var force = false
+
+    func validate() throws {
+        if let jobs, !(1...64).contains(jobs) { throw ValidationError("--jobs must be from 1 to 64") }
+    }
+
+    /// A restore engine reading the configured targets (or `--from`) and writing `--into`.
+    func engine(_ config: LifeboatConfig, global: GlobalOptions) throws -> RestoreEngine {
+        let destination = try Lifeboat.registry.makeDestination(
+            into,
+            options: DestinationOptions(jobs: jobs ?? config.source.jobs, toolDirectory: config.source.pgBinDir, noOwner: noOwner))
+        return RestoreEngine(
+            sinks: try global.sinks(config, from: from), destination: destination, registry: Lifeboat.registry,
+            logger: global.logger)
+    }
+}
+
+/// What `restore` and `rollback` print on stdout.
+enum RestoreOutput {
+    static func print(_ report: RestoreReport, into location: String, started: Date) {
+        let rows = report.tables.map { [$0.table.description, String($0.expected), String($0.restored), "ok"] }
+        Swift.print(TextTable.render(header: ["TABLE", "EXPECTED", "RESTORED", "STATUS"], rows: rows), terminator: "")
+        for fallback in report.fallbacks {
+            Swift.print("artifact \(fallback.artifact) was read from target '\(fallback.usedTarget)': "
+                + "missing or corrupt on target '\(fallback.failedTarget)'")
+        }
+        Swift.print(String(format: "restored backup %@ into %@ in %.1fs: %d tables, row counts match",
+            report.manifest.id, location, Date().timeIntervalSince(started), report.tables.count))
+    }
+
+    static func print(_ report: ReplaceReport, into location: String, started: Date) {
+        if let id = report.safetyBackupID {
+            Swift.print("safety backup \(id) holds what \(location) held before; undo with: lifeboat rollback --into URL")
+        }
+        if report.terminatedSessions > 0 {
+            Swift.print("terminated \(report.terminatedSessions) other session\(report.terminatedSessions == 1 ? "" : "s") of \(location)")
+        }
+        print(report.restore, into: location, started: started)
     }
 }

@@ -1,0 +1,43 @@
+import Foundation
+import LifeboatCore
+import Logging
+
+extension LifeboatConfig {
+    /// The configured targets, ready for a backup. Unless the configuration sets `threads`, compression threads
+    /// are shared out: tables (and the schema) compress at once, once per distinct setting.
+    func backupTargets() throws -> [BackupTarget] {
+        let encodings = max(1, Set(targets.map(\.compression).filter { $0 != .none }).count)
+        return try targets.map { try backupTarget($0, encodings: encodings) }
+    }
+
+    private func backupTarget(_ target: TargetConfig, encodings: Int) throws -> BackupTarget {
+        let cores = min(ProcessInfo.processInfo.activeProcessorCount, 64)
+        var compression = target.compression
+        compression.threads = compression.threads ?? max(1, cores / ((source.jobs + 1) * encodings))
+        return BackupTarget(
+            sink: try Lifeboat.registry.makeSink(target), compression: compression,
+            codec: try Lifeboat.registry.makeCodec(compression), required: target.required,
+            bufferBytes: target.bufferBytes)
+    }
+
+    /// A safety backup of the database at `url` to the first configured target that can be read.
+    func safetyBackup(of url: String, logger: Logger) async throws -> SafetyBackup {
+        var firstError: (any Error)?
+        for target in targets {
+            do {
+                let planned = try backupTarget(target, encodings: 1)
+                _ = try await planned.sink.listBackups()
+                let source = try Lifeboat.registry.makeSource(
+                    SourceConfig(url: url, jobs: source.jobs, pgBinDir: source.pgBinDir))
+                return SafetyBackup(source: source, target: planned)
+            } catch {
+                firstError = firstError ?? error
+                logger.warning("target '\(target.name)' cannot take the safety backup: \(error)")
+            }
+        }
+        throw LifeboatError(
+            .targetUnwritable,
+            "no target can take the safety backup (\((firstError as? LifeboatError)?.message ?? "\(firstError!)")); "
+                + "nothing was restored")
+    }
+}
