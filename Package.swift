@@ -53,7 +53,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .executableTarget(name: "lifeboat", dependencies: ["LifeboatCLI"]),
+        .target(name: "CLifeboatSignals"),
+        .executableTarget(name: "lifeboat", dependencies: ["LifeboatCLI", "CLifeboatSignals"]),
 
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLibPQ", "CZstd", "CCurl"]),
         .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore"]),

@@ -60,6 +60,11 @@ struct ConnectionInfo: Sendable {
     /// The database name, if given.
     var database: String? { value("dbname") }
 
+    /// `host:port` as the URL names the server (libpq's defaults for unset parts).
+    var serverAddress: String {
+        (value("host") ?? value("hostaddr") ?? "localhost") + ":" + (value("port") ?? "5432")
+    }
+
     /// `user@host:port/database` for messages: no password, unset parts left out.
     var display: String {
         var text = value("user").map { $0 + "@" } ?? ""

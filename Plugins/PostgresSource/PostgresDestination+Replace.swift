@@ -5,6 +5,8 @@ import Logging
 extension PostgresDestination: ReplaceableDestination {
     public var databaseName: String { connection.database ?? connection.value("user") ?? "postgres" }
 
+    public var serverAddress: String { connection.serverAddress }
+
     /// Where `CREATE`, `DROP` and `ALTER DATABASE` run: another database on the same server.
     private var maintenance: ConnectionInfo {
         connection.with(database: databaseName == "postgres" ? "template1" : "postgres")
@@ -16,6 +18,25 @@ extension PostgresDestination: ReplaceableDestination {
         return try await session.query(Self.sessionsQuery(datname: "current_database()")).map { row in
             "pid \(row[0] ?? "?"): \(row[1] ?? "?")@\(row[2] ?? "local") (\(row[3] ?? ""))"
         }
+    }
+
+    public func terminateOtherSessions() async throws -> Int {
+        let session = try await PGConnection.connect(connection, purpose: "terminate")
+        defer { Task { await session.close() } }
+        return try await Self.terminateSessions(on: session, datname: "current_database()", of: connection.display)
+    }
+
+    /// Terminates the client sessions of a database and waits (up to 10 s) until they are gone.
+    private static func terminateSessions(on session: PGConnection, datname: String, of display: String) async throws -> Int {
+        let query = sessionsQuery(datname: datname)
+        let sessions = try await session.query(query)
+        guard !sessions.isEmpty else { return 0 }
+        try await session.run(sessions.compactMap { $0[0] }.map { "SELECT pg_terminate_backend(\($0))" })
+        for _ in 0..<100 {
+            if try await session.query(query).isEmpty { return sessions.count }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw LifeboatError(.targetInUse, "sessions of \(display) did not end within 10 s of being terminated")
     }
 
     /// A name for a staging (`new`) or replaced (`old`) database, e.g. `lifeboat_new_20250103143022_3fa9_app`:
@@ -37,32 +58,38 @@ extension PostgresDestination: ReplaceableDestination {
     public func makeStaging() async throws -> any ReplaceableDestination {
         let name = scratchName("new")
         let session = try await PGConnection.connect(maintenance, purpose: "staging")
+        defer { Task { await session.close() } }
         do {
+            // As JSON: the locale columns differ between PostgreSQL versions.
             let rows = try await session.query("""
-                SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding), datcollate, datctype, datlocprovider,
-                       daticulocale
-                FROM pg_database WHERE datname = \(SQL.literal(databaseName))
+                SELECT row_to_json(d)::text, pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), t.spcname
+                FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace
+                WHERE d.datname = \(SQL.literal(databaseName))
                 """)
-            guard let row = rows.first else {
-                throw LifeboatError(.databaseMissing, "database \(connection.display) does not exist")
+            guard let row = rows.first, let json = row[0],
+                let fields = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+            else { throw LifeboatError(.databaseMissing, "database \(connection.display) does not exist") }
+            var create = "CREATE DATABASE \(SQL.identifier(name)) OWNER \(SQL.identifier(row[1] ?? "postgres")) "
+                + "TEMPLATE template0 ENCODING \(SQL.literal(row[2] ?? "UTF8")) TABLESPACE \(SQL.identifier(row[3] ?? "pg_default"))"
+            for (option, column) in [("LC_COLLATE", "datcollate"), ("LC_CTYPE", "datctype")] {
+                if let value = fields[column] as? String { create += " \(option) \(SQL.literal(value))" }
             }
-            var create = "CREATE DATABASE \(SQL.identifier(name)) OWNER \(SQL.identifier(row[0] ?? "postgres")) "
-                + "TEMPLATE template0 ENCODING \(SQL.literal(row[1] ?? "UTF8")) "
-                + "LC_COLLATE \(SQL.literal(row[2] ?? "C")) LC_CTYPE \(SQL.literal(row[3] ?? "C"))"
-            if row[4] == "i", let icu = row[5] { create += " LOCALE_PROVIDER icu ICU_LOCALE \(SQL.literal(icu))" }
+            if fields["datlocprovider"] as? String == "i",
+                let icu = (fields["daticulocale"] ?? fields["datlocale"]) as? String
+            {
+                create += " LOCALE_PROVIDER icu ICU_LOCALE \(SQL.literal(icu))"
+            }
             try await session.run([create])
-        } catch let error as PostgresServerError {
-            await session.close()
+        } catch let error as PostgresServerError where !Task.isCancelled {
             throw LifeboatError(
                 .restoreFailed,
-                "cannot create a staging database beside \(connection.display) (\(error)); --clean needs a role "
-                    + "with CREATEDB that owns the database",
+                "cannot create a staging database beside \(connection.display): \(error)"
+                    + (error.sqlState == "42501" ? "; --clean needs a role with CREATEDB that owns the database" : ""),
                 cause: error)
-        } catch {
-            await session.close()
-            throw error
+        } catch where Task.isCancelled {
+            await Task { await PostgresDestination(connection: connection.with(database: name), options: options, tools: tools).discard() }.value
+            throw LifeboatError(.interrupted, "restore interrupted")
         }
-        await session.close()
         return PostgresDestination(connection: connection.with(database: name), options: options, tools: tools)
     }
 
@@ -72,21 +99,35 @@ extension PostgresDestination: ReplaceableDestination {
         await session.close()
     }
 
-    public func swap(in staging: any ReplaceableDestination, terminatingSessions: Bool) async throws -> Int {
+    public func swap(in staging: any ReplaceableDestination, terminatingSessions: Bool) async throws -> SwapOutcome {
+        // Once started, the swap runs to its end: a task of its own is not cancelled with its caller.
+        let stagingName = staging.databaseName
+        return try await Task { try await performSwap(stagingName, terminatingSessions: terminatingSessions) }.value
+    }
+
+    private func performSwap(_ stagingName: String, terminatingSessions: Bool) async throws -> SwapOutcome {
         let target = SQL.identifier(databaseName)
-        let old = SQL.identifier(scratchName("old"))
+        let old = scratchName("old")
         let session = try await PGConnection.connect(maintenance, purpose: "swap")
         defer { Task { await session.close() } }
-        // From here no session can join; every way out below allows connections again or drops the database.
+        // From here no session can join; every way out below allows connections again, or swaps.
         try await session.run(["ALTER DATABASE \(target) ALLOW_CONNECTIONS false"])
         let terminated: Int
         do {
-            terminated = try await endSessions(on: session, terminating: terminatingSessions)
+            let others = try await session.query(Self.sessionsQuery(datname: SQL.literal(databaseName)))
+            guard others.isEmpty || terminatingSessions else {
+                throw LifeboatError(
+                    .targetInUse,
+                    "\(others.count) session(s) connected to \(connection.display) while it was being restored; stop "
+                        + "them, or pass --force to terminate them")
+            }
+            terminated = try await Self.terminateSessions(
+                on: session, datname: SQL.literal(databaseName), of: connection.display)
             let settings = try await DatabaseSettings.read(databaseName, on: session)
-            try await session.run(settings.statements(for: staging.databaseName))
+            try await session.run(settings.statements(for: stagingName))
             try await session.run([
-                "BEGIN", "ALTER DATABASE \(target) RENAME TO \(old)",
-                "ALTER DATABASE \(SQL.identifier(staging.databaseName)) RENAME TO \(target)", "COMMIT",
+                "BEGIN", "ALTER DATABASE \(target) RENAME TO \(SQL.identifier(old))",
+                "ALTER DATABASE \(SQL.identifier(stagingName)) RENAME TO \(target)", "COMMIT",
             ])
         } catch {
             _ = try? await session.query("ROLLBACK")
@@ -94,34 +135,14 @@ extension PostgresDestination: ReplaceableDestination {
             throw error
         }
         do {
-            try await session.run(["DROP DATABASE \(old) WITH (FORCE)"])
+            try await session.run(["DROP DATABASE \(SQL.identifier(old)) WITH (FORCE)"])
+            return SwapOutcome(terminatedSessions: terminated, warning: nil)
         } catch {
-            throw LifeboatError(
-                .restoreFailed,
-                "the restored database is in place, but dropping the replaced one (now \(old)) failed: \(error); "
-                    + "drop it by hand")
+            return SwapOutcome(
+                terminatedSessions: terminated,
+                warning: "the restored database is in place, but the replaced one, \(old), could not be dropped "
+                    + "(\(error)); drop it by hand")
         }
-        return terminated
-    }
-
-    /// Ends the other sessions of the (no longer connectable) target, or fails when there are any and
-    /// `terminating` is off.
-    private func endSessions(on session: PGConnection, terminating: Bool) async throws -> Int {
-        let query = Self.sessionsQuery(datname: SQL.literal(databaseName))
-        let sessions = try await session.query(query)
-        guard !sessions.isEmpty else { return 0 }
-        guard terminating else {
-            throw LifeboatError(
-                .targetInUse,
-                "\(sessions.count) session(s) connected to \(connection.display) while it was being replaced; "
-                    + "stop them, or pass --force to terminate them")
-        }
-        try await session.run(sessions.compactMap { $0[0] }.map { "SELECT pg_terminate_backend(\($0))" })
-        for _ in 0..<100 {
-            if try await session.query(query).isEmpty { return sessions.count }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw LifeboatError(.targetInUse, "sessions of \(connection.display) did not end within 10 s of being terminated")
     }
 }
 
@@ -154,6 +175,12 @@ struct DatabaseSettings {
             comment: rest.first?[0] ?? nil, connectionLimit: rest.first?[1] ?? "-1")
     }
 
+    /// Settings whose values are lists of quoted names (PostgreSQL's GUC_LIST_QUOTE).
+    static let listSettings: Set = [
+        "search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries",
+        "shared_preload_libraries", "unix_socket_directories",
+    ]
+
     /// The statements giving database `name` these settings.
     func statements(for name: String) -> [String] {
         let database = SQL.identifier(name)
@@ -170,7 +197,9 @@ struct DatabaseSettings {
             let (key, value) = (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
             let scope = parameter.role.map { "ROLE \(SQL.identifier($0)) IN DATABASE \(database)" }
                 ?? "DATABASE \(database)"
-            statements.append("ALTER \(scope) SET \(SQL.identifier(key)) = \(SQL.literal(value))")
+            // List settings (search_path = "$user", public) are stored as SQL list syntax: keep them as they are.
+            let listed = Self.listSettings.contains(key.lowercased())
+            statements.append("ALTER \(scope) SET \(SQL.identifier(key)) = \(listed ? value : SQL.literal(value))")
         }
         if let comment { statements.append("COMMENT ON DATABASE \(database) IS \(SQL.literal(comment))") }
         statements.append("ALTER DATABASE \(database) CONNECTION LIMIT \(connectionLimit)")

@@ -22,6 +22,13 @@ enum PostgresErrors {
                 .authenticationFailed,
                 "cannot log in to \(info.display): \(detail); check the user and password in the URL")
         }
+        if lowered.contains("is not currently accepting connections") {
+            return LifeboatError(
+                .sourceUnreachable,
+                "database \(info.display) does not accept connections (ALLOW_CONNECTIONS is false; a 'lifeboat "
+                    + "restore --clean' killed while swapping leaves it so): if nobody set it on purpose, run "
+                    + "ALTER DATABASE ... ALLOW_CONNECTIONS true")
+        }
         if lowered.contains("database") && lowered.contains("does not exist") {
             return LifeboatError(
                 .databaseMissing, "cannot open \(info.display): \(detail); create it or fix the database name")

@@ -25,6 +25,7 @@ public struct PostgresSource: Source {
             try await coordinator.run(["BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"])
             var info = try await describe(coordinator)
             info.dumpToolMajorVersion = pgDump.major
+            info.server = connection.serverAddress
             let tables = try await listTables(coordinator)
             if !tables.isEmpty {
                 try await coordinator.query(

@@ -23,20 +23,21 @@ public struct Lifeboat: AsyncParsableCommand {
     @TaskLocal static var registry = PluginRegistry()
 
     /// Runs the command line with `registry`'s plugins: the entry point of `lifeboat` and of custom builds.
-    public static func run(registry: PluginRegistry) async {
+    ///
+    /// Ctrl-C and SIGTERM cancel the command, so that it cleans up: a backup removes what it wrote, a restore
+    /// returns the target database to empty.
+    /// - Parameter waitForSignal: Blocks until SIGINT or SIGTERM arrives (`lifeboat_wait_for_termination_signal`
+    ///   of the `CLifeboatSignals` target, whose handler is in place before `main` runs); returns a negative
+    ///   number when signals cannot be caught.
+    public static func run(registry: PluginRegistry, waitForSignal: @escaping @Sendable () -> Int32) async {
         signal(SIGPIPE, SIG_IGN)  // a child that exits early must give an error, not kill us
         signal(SIGCHLD, SIG_DFL)  // inherited as ignored, children would be reaped before we could wait for them
         let command = Task { await $registry.withValue(registry) { await main() } }
-        // Ctrl-C and SIGTERM cancel the command, so that it cleans up: a backup removes its partial folder, a
-        // restore returns the target database to empty.
-        let handlers = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { command.cancel() }
-            source.resume()
-            return source
+        let waiter = Thread {
+            while waitForSignal() >= 0 { command.cancel() }
         }
+        waiter.name = "lifeboat-signals"
+        waiter.start()
         await command.value
-        handlers.forEach { $0.cancel() }
     }
 }

@@ -23,6 +23,7 @@ public enum BackupID {
 
 /// Which backup a command means: `latest`, an id, or a label (the newest backup carrying it).
 public enum BackupSelector: Sendable, Equatable, CustomStringConvertible {
+    /// The newest backup that is not a safety backup (``SafetyBackup``); name those by id or label.
     case latest
     case id(String)
     case label(String)

@@ -42,7 +42,7 @@ public struct Catalog: Sendable {
             guard listings.contains(where: { $0.ids.contains(wanted) }) else { throw notFound(selector) }
             id = wanted
         case .latest:
-            guard let newest = listings.flatMap(\.ids).max() else { throw notFound(selector) }
+            guard let newest = await newestRegularBackup(listings) else { throw notFound(selector) }
             id = newest
         case .label(let label):
             guard let match = try await entries().last(where: { $0.manifest.label == label }) else {
@@ -78,6 +78,16 @@ public struct Catalog: Sendable {
         }
         guard let manifest else { throw problems.values.first ?? notFound(selector) }
         return ResolvedBackup(manifest: manifest, copies: copies, problems: problems)
+    }
+
+    /// The newest backup that is not a safety backup: `latest` never means the state a restore replaced.
+    private func newestRegularBackup(_ listings: Listings) async -> String? {
+        for id in Set(listings.flatMap(\.ids)).sorted(by: >) {
+            let holders = listings.filter { $0.ids.contains(id) }.map(\.sink)
+            guard let manifest = await manifest(id: id, holders: holders) else { continue }
+            if manifest.label?.hasPrefix(SafetyBackup.labelPrefix) != true { return id }
+        }
+        return nil
     }
 
     /// The manifest of one backup on one target.

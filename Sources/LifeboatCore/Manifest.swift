@@ -85,6 +85,8 @@ public struct SourceInfo: Codable, Sendable, Equatable {
     public var encoding: String
     /// The major version of the tool that wrote the schema archive (`pg_dump`); a restore needs one as new.
     public var dumpToolMajorVersion: Int?
+    /// The server as the source URL names it, `host:port`: with ``database``, which database this is a backup of.
+    public var server: String?
 
     /// Creates source information.
     public init(

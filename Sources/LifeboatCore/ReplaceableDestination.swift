@@ -9,10 +9,18 @@ public protocol ReplaceableDestination: RestoreDestination {
     /// The database's name, e.g. `app`.
     var databaseName: String { get }
 
+    /// The server as the URL names it, e.g. `db.internal:5432`: with ``databaseName``, it tells this database's
+    /// backups (``SourceInfo/server``) from other databases'.
+    var serverAddress: String { get }
+
     /// One line per other session connected to the database, e.g. `pid 4711: app@10.0.0.5 (puma)`.
     func otherSessions() async throws -> [String]
 
-    /// Creates an empty database beside this one, with the same owner, encoding and locale.
+    /// Ends the other sessions connected to the database.
+    /// - Returns: How many there were.
+    func terminateOtherSessions() async throws -> Int
+
+    /// Creates an empty database beside this one, with the same owner, encoding, locale and tablespace.
     func makeStaging() async throws -> any ReplaceableDestination
 
     /// Drops this staging database. Best effort, never throws.
@@ -20,12 +28,31 @@ public protocol ReplaceableDestination: RestoreDestination {
 
     /// Puts `staging` in this database's place in one transaction and drops the old one. Database-level settings
     /// (privileges, `ALTER DATABASE ... SET` parameters, comment, connection limit) carry over.
+    ///
+    /// Once started it runs to its end even when the task is cancelled: afterwards either the old database is in
+    /// place and accepts connections, or the new one is.
     /// - Parameter terminatingSessions: End other sessions; without it, fail with `targetInUse` when there are any.
-    /// - Returns: The number of sessions terminated.
-    func swap(in staging: any ReplaceableDestination, terminatingSessions: Bool) async throws -> Int
+    /// - Throws: When the old database is still in place (with what went wrong).
+    func swap(in staging: any ReplaceableDestination, terminatingSessions: Bool) async throws -> SwapOutcome
 
-    /// Replaces the rows of some tables in one transaction (truncate, then load), then sets their sequences.
+    /// Replaces the rows of some tables in one transaction (truncate, then load, each table's row count checked
+    /// before the commit), then sets the sequences only they use.
     /// - Parameter tables: Table data artifacts of `manifest`.
+    /// - Returns: The rows loaded into each table.
     func restoreTables(_ tables: [Artifact], of manifest: Manifest, from store: ArtifactStore, logger: Logger)
-        async throws
+        async throws -> [TableName: Int]
+}
+
+/// What swapping a database in did.
+public struct SwapOutcome: Sendable {
+    /// Other sessions ended to swap.
+    public var terminatedSessions: Int
+    /// Something left behind that needs a hand, e.g. the replaced database when it could not be dropped.
+    public var warning: String?
+
+    /// Creates an outcome.
+    public init(terminatedSessions: Int, warning: String?) {
+        self.terminatedSessions = terminatedSessions
+        self.warning = warning
+    }
 }

@@ -29,6 +29,8 @@ public struct ReplaceReport: Sendable {
     public var safetyBackupID: String?
     /// Other sessions ended to replace the database.
     public var terminatedSessions: Int
+    /// Things left behind that need a hand (also logged as warnings).
+    public var warnings: [String]
 }
 
 extension RestoreEngine {
@@ -42,21 +44,26 @@ extension RestoreEngine {
         let destination = try replaceable()
         let backup = try await Catalog(sinks: sinks, logger: logger).resolve(selector)
         let (store, fallbacks) = try await verify(backup)
-        try await checkSessions(destination, force: force)
+        var terminated = try await endSessions(of: destination, force: force)
         let safetyID = try await takeSafetyBackup(safety)
         let staging = try await destination.makeStaging()
+        let report: RestoreReport
+        let swap: SwapOutcome
         do {
             logger.info("restoring backup \(backup.manifest.id) into staging database \(staging.location)")
             try await staging.restore(backup.manifest, from: store, logger: logger)
-            let report = try await validate(backup.manifest, tables: nil, in: staging, fallbacks: fallbacks)
+            report = try await validate(backup.manifest, tables: nil, in: staging, fallbacks: fallbacks)
             logger.info("swapping the restored database in for \(destination.location)")
-            let terminated = try await destination.swap(in: staging, terminatingSessions: force)
-            return ReplaceReport(restore: report, safetyBackupID: safetyID, terminatedSessions: terminated)
+            swap = try await destination.swap(in: staging, terminatingSessions: force)
         } catch {
             // Dropping the staging database must happen even when the restore was cancelled.
             await Task { await staging.discard() }.value
             throw untouched(error, destination)
         }
+        terminated += swap.terminatedSessions
+        if let warning = swap.warning { logger.warning("\(warning)") }
+        return ReplaceReport(
+            restore: report, safetyBackupID: safetyID, terminatedSessions: terminated, warnings: swap.warning.map { [$0] } ?? [])
     }
 
     /// Restores the rows of some tables into the destination, which already has their schema: the tables are
@@ -83,13 +90,18 @@ extension RestoreEngine {
         let (store, fallbacks) = try await verify(backup)
         let safetyID = try await takeSafetyBackup(safety)
         logger.info("restoring \(selected.count) tables of backup \(backup.manifest.id) into \(destination.location)")
+        let loaded: [TableName: Int]
         do {
-            try await destination.restoreTables(selected, of: backup.manifest, from: store, logger: logger)
-        } catch {
-            throw untouched(error, destination)
+            loaded = try await destination.restoreTables(selected, of: backup.manifest, from: store, logger: logger)
+        } catch where Task.isCancelled {
+            throw LifeboatError(.interrupted, "restore interrupted (the tables' rows were either all replaced or not at all)")
         }
-        let report = try await validate(backup.manifest, tables: found, in: destination, fallbacks: fallbacks)
-        return ReplaceReport(restore: report, safetyBackupID: safetyID, terminatedSessions: 0)
+        let counts = selected.compactMap { artifact in
+            artifact.table.map { RestoreReport.TableCount(table: $0, expected: artifact.rows ?? 0, restored: loaded[$0] ?? 0) }
+        }
+        return ReplaceReport(
+            restore: RestoreReport(manifest: backup.manifest, tables: counts, fallbacks: fallbacks),
+            safetyBackupID: safetyID, terminatedSessions: 0, warnings: [])
     }
 
     private func replaceable() throws -> any ReplaceableDestination {
@@ -99,15 +111,21 @@ extension RestoreEngine {
         return destination
     }
 
-    private func checkSessions(_ destination: any ReplaceableDestination, force: Bool) async throws {
+    /// Fails when other sessions use the database, or with `force` ends them (before the safety backup, so that it
+    /// holds their last writes).
+    private func endSessions(of destination: any ReplaceableDestination, force: Bool) async throws -> Int {
         let sessions = try await destination.otherSessions()
-        guard sessions.isEmpty || force else {
+        guard !sessions.isEmpty else { return 0 }
+        guard force else {
             throw LifeboatError(
                 .targetInUse,
                 "\(sessions.count) other session\(sessions.count == 1 ? " is" : "s are") connected to "
                     + "\(destination.location) (\(sessions.prefix(3).joined(separator: "; "))); stop them, or pass "
                     + "--force to terminate them")
         }
+        let ended = try await destination.terminateOtherSessions()
+        logger.notice("terminated \(ended) other session\(ended == 1 ? "" : "s") of \(destination.location)")
+        return ended
     }
 
     private func takeSafetyBackup(_ safety: SafetyBackup?) async throws -> String? {

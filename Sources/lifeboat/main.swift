@@ -1,3 +1,4 @@
+import CLifeboatSignals
 import LifeboatCLI
 
-await Lifeboat.run(registry: .builtIn)
+await Lifeboat.run(registry: .builtIn, waitForSignal: lifeboat_wait_for_termination_signal)

@@ -23,13 +23,16 @@ struct InterruptTests {
         return source
     }
 
-    /// Starts the CLI with a clean signal mask, lets it run for `delay` seconds, then sends SIGTERM.
-    func interrupt(_ arguments: [String], after delay: Double, config: String, source: String)
-        async throws -> ChildProcess.Status
-    {
+    /// Starts the CLI with a clean signal mask, lets it run for `delay` seconds once `started` says it has got
+    /// going (on a busy machine a process can take a while to start), then sends SIGTERM.
+    func interrupt(
+        _ arguments: [String], after delay: Double, config: String, source: String,
+        started: () -> Bool = { true }
+    ) async throws -> ChildProcess.Status {
         let child = try ChildProcess(
             executable: try TestEnvironment.lifeboatBinary(), arguments: arguments + ["--config", config],
             environment: ["DATABASE_URL": source], output: .discard)
+        for _ in 0..<1000 where !started() { try await Task.sleep(for: .milliseconds(10)) }
         try await Task.sleep(for: .seconds(delay))
         child.terminate()
         return await child.wait()
@@ -60,8 +63,13 @@ struct InterruptTests {
         let (source, lifeboat, config) = try setUp("int_backup")
         defer { lifeboat.cleanUp() }
         var interrupted = 0
-        for delay in [0.15, 0.3, 0.6] {
-            let status = try await interrupt(["backup"], after: delay, config: config, source: source.url)
+        for delay in [0.05, 0.2, 0.5] {
+            // Started: the backup has reserved its folder.
+            let before = Set((try? FileManager.default.contentsOfDirectory(atPath: lifeboat.backups.path)) ?? [])
+            let status = try await interrupt(["backup"], after: delay, config: config, source: source.url) {
+                !Set((try? FileManager.default.contentsOfDirectory(atPath: lifeboat.backups.path)) ?? [])
+                    .subtracting(before).isEmpty
+            }
             if status.code == 130 {
                 interrupted += 1
                 #expect(status.errorOutput.contains("interrupted"), "\(status.errorOutput)")

@@ -32,6 +32,7 @@ struct SafeRestoreTests {
         try live.execute(Fixtures.small)
         try admin.execute("""
             ALTER DATABASE \(live.name) SET work_mem = '7MB';
+            ALTER DATABASE \(live.name) SET search_path = "$user", public, "Odd Schema";
             COMMENT ON DATABASE \(live.name) IS 'the app''s data';
             REVOKE ALL ON DATABASE \(live.name) FROM PUBLIC;
             GRANT CONNECT ON DATABASE \(live.name) TO pg_monitor;
@@ -41,7 +42,7 @@ struct SafeRestoreTests {
         let lifeboat = try LifeboatRunner(source: live.url)
         defer { lifeboat.cleanUp() }
         let before = try live.dump()
-        _ = try lifeboat.backup(["--label", "before-migration"])
+        let beforeMigration = try lifeboat.backup(["--label", "before-migration"])
 
         // A migration that goes wrong.
         try live.execute("""
@@ -59,6 +60,10 @@ struct SafeRestoreTests {
         #expect(try scratchDatabases(of: live) == "")
         let list = try lifeboat.run(["list"])
         #expect(list.stdout.contains(SafetyBackup.labelPrefix), "\(list.stdout)")
+        // `latest` is still the newest regular backup, not the safety backup just taken.
+        let copy = try TestDatabase.create("safe_live_copy")
+        let latest = try lifeboat.run(["restore", "--into", copy.url])
+        #expect(latest.stdout.contains("restored backup \(beforeMigration)"), "\(latest.allOutput)")
 
         let rollback = try lifeboat.run(["rollback", "--into", live.url])
         #expect(rollback.status == 0, "\(rollback.allOutput)")
@@ -104,6 +109,25 @@ struct SafeRestoreTests {
         #expect(try live.value("SELECT count(*) FROM notes") == "2000")
         #expect(try live.value("SELECT last_value FROM notes_id_seq") == "2000")
         #expect(try live.value("SELECT sum(balance) FROM accounts") == "0.00", "other tables are not touched")
+
+        // A whole schema: accounts is loaded before notes, which references it. A trigger added since the backup
+        // stays silent during the load and enabled after it; a disabled one stays disabled.
+        try live.execute("""
+            CREATE TABLE audit (note_id int);
+            CREATE FUNCTION audit_note() RETURNS trigger LANGUAGE plpgsql AS
+              $$ BEGIN INSERT INTO audit VALUES (NEW.id); RETURN NEW; END $$;
+            CREATE TRIGGER audited AFTER INSERT ON notes FOR EACH ROW EXECUTE FUNCTION audit_note();
+            CREATE TRIGGER dormant AFTER INSERT ON notes FOR EACH ROW EXECUTE FUNCTION audit_note();
+            ALTER TABLE notes DISABLE TRIGGER dormant;
+            DELETE FROM notes; DELETE FROM accounts;
+            """)
+        let schema = try lifeboat.run(["restore", "--into", live.url, "--schema", "public", "--no-safety-backup"])
+        #expect(schema.status == 0, "\(schema.allOutput)")
+        #expect(try live.value("SELECT count(*) FROM accounts") == "500")
+        #expect(try live.value("SELECT count(*) FROM audit") == "0")
+        #expect(try live.value("SELECT string_agg(tgname || '=' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger "
+            + "WHERE tgrelid = 'notes'::regclass AND NOT tgisinternal") == "audited=O,dormant=D")
+        try live.execute("UPDATE accounts SET balance = 0;")
 
         // accounts is referenced by notes: it cannot be truncated alone, and nothing changes.
         let refused = try lifeboat.run(["restore", "--into", live.url, "--table", "public.accounts", "--no-safety-backup"])

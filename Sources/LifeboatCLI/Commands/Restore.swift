@@ -80,8 +80,9 @@ extension Lifeboat {
         static let configuration = CommandConfiguration(
             abstract: "Undo the last restore over a database: restore its latest safety backup, with --clean.",
             discussion: """
-                Finds the newest backup labelled restore_safety_... of the database --into names, and restores it \
-                the way restore --clean does (taking a safety backup of the current state first).
+                Finds the newest backup labelled restore_safety_... of the database --into names (same server \
+                host and port, as written in the URL), and restores it the way restore --clean does, taking a \
+                safety backup of the current state first.
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -101,11 +102,12 @@ extension Lifeboat {
                 guard let latest = entries.last(where: {
                     $0.manifest.label?.hasPrefix(SafetyBackup.labelPrefix) == true
                         && $0.manifest.source.database == destination.databaseName
+                        && $0.manifest.source.server == destination.serverAddress
                 }) else {
                     throw LifeboatError(
                         .backupNotFound,
-                        "no safety backup of database \(destination.databaseName) exists; restore --clean takes one "
-                            + "before it replaces a database")
+                        "no safety backup of database \(destination.databaseName) on \(destination.serverAddress) "
+                            + "exists; restore --clean takes one before it replaces a database")
                 }
                 let started = Date()
                 let safety = target.noSafetyBackup ? nil : try await config.safetyBackup(of: target.into, logger: global.logger)
@@ -165,6 +167,9 @@ enum RestoreOutput {
     }
 
     static func print(_ report: ReplaceReport, into location: String, started: Date) {
+        for warning in report.warnings {
+            FileHandle.standardError.write(Data("lifeboat: warning: \(warning)\n".utf8))
+        }
         if let id = report.safetyBackupID {
             Swift.print("safety backup \(id) holds what \(location) held before; undo with: lifeboat rollback --into URL")
         }
