@@ -11,7 +11,7 @@ let package = Package(
     products: [
         .executable(name: "lifeboat", targets: ["lifeboat"]),
         .library(name: "LifeboatCore", targets: ["LifeboatCore"]),
-        .library(name: "LifeboatCLI", targets: ["LifeboatCLI"]),
+        .library(name: "LifeboatCLI", targets: ["LifeboatCLI", "CLifeboatSignals"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
