@@ -113,6 +113,17 @@ public struct Catalog: Sendable {
         return nil
     }
 
+    /// One target's answer to `listBackups()`.
+    private struct SinkListing: Sendable {
+        let index: Int
+        let result: Result<[String], any Error>
+
+        init(index: Int, sink: any Sink) async {
+            self.index = index
+            do { result = .success(try await sink.listBackups()) } catch { result = .failure(error) }
+        }
+    }
+
     private struct Listing {
         var sink: any Sink
         var ids: Set<String>
@@ -128,15 +139,13 @@ public struct Catalog: Sendable {
 
     /// Lists every target concurrently; unreadable ones become warnings unless none can be read.
     private func listAll() async throws -> Listings {
-        let results = await withTaskGroup(of: (Int, Result<[String], any Error>).self) { group in
+        let results = await withTaskGroup(of: SinkListing.self) { group in
             for (index, sink) in sinks.enumerated() {
-                group.addTask {
-                    do { return (index, .success(try await sink.listBackups())) } catch { return (index, .failure(error)) }
-                }
+                group.addTask { await SinkListing(index: index, sink: sink) }
             }
-            var results = [Result<[String], any Error>?](repeating: nil, count: sinks.count)
-            for await (index, result) in group { results[index] = result }
-            return results.map { $0! }
+            var collected = [SinkListing?](repeating: nil, count: sinks.count)
+            while let listing = await group.next() { collected[listing.index] = listing }
+            return collected.map { $0!.result }
         }
         var listings = Listings(readable: [], problems: [:])
         for (sink, result) in zip(sinks, results) {
