@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "lifeboat", targets: ["lifeboat"]),
         .library(name: "LifeboatCore", targets: ["LifeboatCore"]),
         .library(name: "LifeboatCLI", targets: ["LifeboatCLI", "CLifeboatSignals"]),
+        .library(name: "LifeboatSinkTests", targets: ["LifeboatSinkTests"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -54,12 +55,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "CLifeboatSignals"),
+        .target(
+            name: "LifeboatSinkTests",
+            dependencies: ["LifeboatCore", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "lifeboat", dependencies: ["LifeboatCLI", "CLifeboatSignals"]),
 
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLibPQ", "CZstd", "CCurl"]),
         .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore"]),
-        .testTarget(name: "S3SinkTests", dependencies: ["LifeboatCore", "LifeboatS3Sink"]),
-        .testTarget(name: "LocalSinkTests", dependencies: ["LifeboatCore", "LifeboatLocalSink"]),
+        .testTarget(name: "S3SinkTests", dependencies: ["LifeboatCore", "LifeboatS3Sink", "LifeboatSinkTests"]),
+        .testTarget(name: "LocalSinkTests", dependencies: ["LifeboatCore", "LifeboatLocalSink", "LifeboatSinkTests"]),
         .testTarget(
             name: "ZstdSinkTests",
             dependencies: ["LifeboatCore", "LifeboatZstd", .product(name: "Crypto", package: "swift-crypto")]),

@@ -20,9 +20,12 @@ import Testing
     @Test func terminateStopsAChildStartedFromAPoolThread() async throws {
         let sleeper = try ChildProcess(executable: "/bin/sleep", arguments: ["30"], output: .discard)
         #expect(try await sleeper.isRunning())
+        // What the child blocks and ignores, should it outlive the signal.
+        let signals = (try? String(contentsOfFile: "/proc/\(sleeper.pid)/status", encoding: .utf8))?
+            .split(separator: "\n").filter { $0.hasPrefix("Sig") }.joined(separator: " ") ?? ""
         sleeper.terminate()
         let status = await sleeper.wait()
-        #expect(status.code == 128 + 15)
+        #expect(status.code == 128 + 15, "\(signals)")
     }
 
     @Test func keepsTheLastLinesOfStderr() async throws {
