@@ -31,8 +31,7 @@ public final class ChildProcess: @unchecked Sendable {
     private let worker = BlockingWorker(name: "lifeboat-child")
     /// Writes stdin, so that a child fed and drained at once cannot deadlock on one thread.
     private let inputWorker: BlockingWorker?
-    /// The child's process id.
-    public let pid: pid_t
+    private let pid: pid_t
     private let errorPath: String
     // Touched only on `worker`'s thread (`inputFD` on `inputWorker`'s), or in deinit.
     private var inputFD: Int32

@@ -146,11 +146,11 @@ struct SafeRestoreTests {
         defer { lifeboat.cleanUp() }
         _ = try lifeboat.backup()
         let client = try ChildProcess(
-            executable: TestEnvironment.pgBin + "/psql", arguments: ["-X", "-d", live.url, "-c", "SELECT pg_sleep(120)"],
+            executable: TestEnvironment.pgBin + "/psql", arguments: ["-X", "-d", live.url, "-c", "SELECT pg_sleep(3600)"],
             output: .discard)
         defer { client.terminate() }
         for _ in 0..<100 where try live.value(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(120)%' "
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(3600)%' "
                 + "AND pid <> pg_backend_pid()") == "0" {
             try await Task.sleep(for: .milliseconds(100))
         }
