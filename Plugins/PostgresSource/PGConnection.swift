@@ -68,6 +68,22 @@ final class PGConnection: @unchecked Sendable {
         return PGConnection(worker: worker, handle: box.handle, info: info)
     }
 
+    /// Connects, runs `body`, and closes the connection before returning or throwing (a connection left to close
+    /// later would still count as another session of the database).
+    static func using<T>(_ info: ConnectionInfo, purpose: String, _ body: (PGConnection) async throws -> T)
+        async throws -> T
+    {
+        let session = try await connect(info, purpose: purpose)
+        do {
+            let result = try await body(session)
+            await session.close()
+            return result
+        } catch {
+            await session.close()
+            throw error
+        }
+    }
+
     /// The server's version number, e.g. 150018.
     func serverVersion() async throws -> Int {
         try await interruptible { Int(PQserverVersion(self.handle)) }

@@ -13,17 +13,17 @@ extension PostgresDestination: ReplaceableDestination {
     }
 
     public func otherSessions() async throws -> [String] {
-        let session = try await PGConnection.connect(connection, purpose: "sessions")
-        defer { Task { await session.close() } }
-        return try await session.query(Self.sessionsQuery(datname: "current_database()")).map { row in
-            "pid \(row[0] ?? "?"): \(row[1] ?? "?")@\(row[2] ?? "local") (\(row[3] ?? ""))"
+        return try await PGConnection.using(connection, purpose: "sessions") { session in
+            return try await session.query(Self.sessionsQuery(datname: "current_database()")).map { row in
+                "pid \(row[0] ?? "?"): \(row[1] ?? "?")@\(row[2] ?? "local") (\(row[3] ?? ""))"
+            }
         }
     }
 
     public func terminateOtherSessions() async throws -> Int {
-        let session = try await PGConnection.connect(connection, purpose: "terminate")
-        defer { Task { await session.close() } }
-        return try await Self.terminateSessions(on: session, datname: "current_database()", of: connection.display)
+        return try await PGConnection.using(connection, purpose: "terminate") { session in
+            return try await Self.terminateSessions(on: session, datname: "current_database()", of: connection.display)
+        }
     }
 
     /// Terminates the client sessions of a database and waits (up to 10 s) until they are gone.
@@ -57,40 +57,40 @@ extension PostgresDestination: ReplaceableDestination {
 
     public func makeStaging() async throws -> any ReplaceableDestination {
         let name = scratchName("new")
-        let session = try await PGConnection.connect(maintenance, purpose: "staging")
-        defer { Task { await session.close() } }
-        do {
-            // As JSON: the locale columns differ between PostgreSQL versions.
-            let rows = try await session.query("""
-                SELECT row_to_json(d)::text, pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), t.spcname
-                FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace
-                WHERE d.datname = \(SQL.literal(databaseName))
-                """)
-            guard let row = rows.first, let json = row[0],
-                let fields = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
-            else { throw LifeboatError(.databaseMissing, "database \(connection.display) does not exist") }
-            var create = "CREATE DATABASE \(SQL.identifier(name)) OWNER \(SQL.identifier(row[1] ?? "postgres")) "
-                + "TEMPLATE template0 ENCODING \(SQL.literal(row[2] ?? "UTF8")) TABLESPACE \(SQL.identifier(row[3] ?? "pg_default"))"
-            for (option, column) in [("LC_COLLATE", "datcollate"), ("LC_CTYPE", "datctype")] {
-                if let value = fields[column] as? String { create += " \(option) \(SQL.literal(value))" }
+        return try await PGConnection.using(maintenance, purpose: "staging") { session in
+            do {
+                // As JSON: the locale columns differ between PostgreSQL versions.
+                let rows = try await session.query("""
+                    SELECT row_to_json(d)::text, pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), t.spcname
+                    FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace
+                    WHERE d.datname = \(SQL.literal(databaseName))
+                    """)
+                guard let row = rows.first, let json = row[0],
+                    let fields = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+                else { throw LifeboatError(.databaseMissing, "database \(connection.display) does not exist") }
+                var create = "CREATE DATABASE \(SQL.identifier(name)) OWNER \(SQL.identifier(row[1] ?? "postgres")) "
+                    + "TEMPLATE template0 ENCODING \(SQL.literal(row[2] ?? "UTF8")) TABLESPACE \(SQL.identifier(row[3] ?? "pg_default"))"
+                for (option, column) in [("LC_COLLATE", "datcollate"), ("LC_CTYPE", "datctype")] {
+                    if let value = fields[column] as? String { create += " \(option) \(SQL.literal(value))" }
+                }
+                if fields["datlocprovider"] as? String == "i",
+                    let icu = (fields["daticulocale"] ?? fields["datlocale"]) as? String
+                {
+                    create += " LOCALE_PROVIDER icu ICU_LOCALE \(SQL.literal(icu))"
+                }
+                try await session.run([create])
+            } catch let error as PostgresServerError where !Task.isCancelled {
+                throw LifeboatError(
+                    .restoreFailed,
+                    "cannot create a staging database beside \(connection.display): \(error)"
+                        + (error.sqlState == "42501" ? "; --clean needs a role with CREATEDB that owns the database" : ""),
+                    cause: error)
+            } catch where Task.isCancelled {
+                await Task { await PostgresDestination(connection: connection.with(database: name), options: options, tools: tools).discard() }.value
+                throw LifeboatError(.interrupted, "restore interrupted")
             }
-            if fields["datlocprovider"] as? String == "i",
-                let icu = (fields["daticulocale"] ?? fields["datlocale"]) as? String
-            {
-                create += " LOCALE_PROVIDER icu ICU_LOCALE \(SQL.literal(icu))"
-            }
-            try await session.run([create])
-        } catch let error as PostgresServerError where !Task.isCancelled {
-            throw LifeboatError(
-                .restoreFailed,
-                "cannot create a staging database beside \(connection.display): \(error)"
-                    + (error.sqlState == "42501" ? "; --clean needs a role with CREATEDB that owns the database" : ""),
-                cause: error)
-        } catch where Task.isCancelled {
-            await Task { await PostgresDestination(connection: connection.with(database: name), options: options, tools: tools).discard() }.value
-            throw LifeboatError(.interrupted, "restore interrupted")
+            return PostgresDestination(connection: connection.with(database: name), options: options, tools: tools)
         }
-        return PostgresDestination(connection: connection.with(database: name), options: options, tools: tools)
     }
 
     public func discard() async {
@@ -108,40 +108,40 @@ extension PostgresDestination: ReplaceableDestination {
     private func performSwap(_ stagingName: String, terminatingSessions: Bool) async throws -> SwapOutcome {
         let target = SQL.identifier(databaseName)
         let old = scratchName("old")
-        let session = try await PGConnection.connect(maintenance, purpose: "swap")
-        defer { Task { await session.close() } }
-        // From here no session can join; every way out below allows connections again, or swaps.
-        try await session.run(["ALTER DATABASE \(target) ALLOW_CONNECTIONS false"])
-        let terminated: Int
-        do {
-            let others = try await session.query(Self.sessionsQuery(datname: SQL.literal(databaseName)))
-            guard others.isEmpty || terminatingSessions else {
-                throw LifeboatError(
-                    .targetInUse,
-                    "\(others.count) session(s) connected to \(connection.display) while it was being restored; stop "
-                        + "them, or pass --force to terminate them")
+        return try await PGConnection.using(maintenance, purpose: "swap") { session in
+            // From here no session can join; every way out below allows connections again, or swaps.
+            try await session.run(["ALTER DATABASE \(target) ALLOW_CONNECTIONS false"])
+            let terminated: Int
+            do {
+                let others = try await session.query(Self.sessionsQuery(datname: SQL.literal(databaseName)))
+                guard others.isEmpty || terminatingSessions else {
+                    throw LifeboatError(
+                        .targetInUse,
+                        "\(others.count) session(s) connected to \(connection.display) while it was being restored; stop "
+                            + "them, or pass --force to terminate them")
+                }
+                terminated = try await Self.terminateSessions(
+                    on: session, datname: SQL.literal(databaseName), of: connection.display)
+                let settings = try await DatabaseSettings.read(databaseName, on: session)
+                try await session.run(settings.statements(for: stagingName))
+                try await session.run([
+                    "BEGIN", "ALTER DATABASE \(target) RENAME TO \(SQL.identifier(old))",
+                    "ALTER DATABASE \(SQL.identifier(stagingName)) RENAME TO \(target)", "COMMIT",
+                ])
+            } catch {
+                _ = try? await session.query("ROLLBACK")
+                _ = try? await session.query("ALTER DATABASE \(target) ALLOW_CONNECTIONS true")
+                throw error
             }
-            terminated = try await Self.terminateSessions(
-                on: session, datname: SQL.literal(databaseName), of: connection.display)
-            let settings = try await DatabaseSettings.read(databaseName, on: session)
-            try await session.run(settings.statements(for: stagingName))
-            try await session.run([
-                "BEGIN", "ALTER DATABASE \(target) RENAME TO \(SQL.identifier(old))",
-                "ALTER DATABASE \(SQL.identifier(stagingName)) RENAME TO \(target)", "COMMIT",
-            ])
-        } catch {
-            _ = try? await session.query("ROLLBACK")
-            _ = try? await session.query("ALTER DATABASE \(target) ALLOW_CONNECTIONS true")
-            throw error
-        }
-        do {
-            try await session.run(["DROP DATABASE \(SQL.identifier(old)) WITH (FORCE)"])
-            return SwapOutcome(terminatedSessions: terminated, warning: nil)
-        } catch {
-            return SwapOutcome(
-                terminatedSessions: terminated,
-                warning: "the restored database is in place, but the replaced one, \(old), could not be dropped "
-                    + "(\(error)); drop it by hand")
+            do {
+                try await session.run(["DROP DATABASE \(SQL.identifier(old)) WITH (FORCE)"])
+                return SwapOutcome(terminatedSessions: terminated, warning: nil)
+            } catch {
+                return SwapOutcome(
+                    terminatedSessions: terminated,
+                    warning: "the restored database is in place, but the replaced one, \(old), could not be dropped "
+                        + "(\(error)); drop it by hand")
+            }
         }
     }
 }

@@ -36,31 +36,32 @@ extension PostgresDestination {
     private func replaceRows(_ tables: [Artifact], encoding: String, from store: ArtifactStore) async throws
         -> [TableName: Int]
     {
-        let session = try await PGConnection.connect(connection, purpose: "tables")
-        defer { Task { await session.close() } }  // without COMMIT, everything is rolled back
-        try await session.run(SessionSettings.data(encoding: encoding) + ["BEGIN", "SET CONSTRAINTS ALL DEFERRED"])
-        let names = tables.compactMap(\.table)
-        let triggers = try await session.query("""
-            SELECT format('%I.%I', n.nspname, c.relname), quote_ident(t.tgname), t.tgenabled FROM pg_trigger t
-            JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND t.tgrelid IN (\(Self.regclasses(names)))
-            """).map { (table: $0[0] ?? "", trigger: $0[1] ?? "", mode: $0[2] ?? "O") }
-        try await session.run(triggers.map { "ALTER TABLE ONLY \($0.table) DISABLE TRIGGER \($0.trigger)" })
-        try await session.run(["TRUNCATE ONLY " + names.map(SQL.table).joined(separator: ", ")])
-        var loaded: [TableName: Int] = [:]
-        for artifact in try await Self.referencedFirst(tables, on: session) {
-            let rows = try await TableLoader.copy(artifact, from: store, on: session)
-            guard rows == artifact.rows ?? 0 else {
-                throw LifeboatError(
-                    .restoreFailed, "\(artifact.table!) loaded \(rows) rows, but the manifest says \(artifact.rows ?? 0)")
+        // Closed without COMMIT on any failure: everything below is rolled back.
+        return try await PGConnection.using(connection, purpose: "tables") { session in
+            try await session.run(SessionSettings.data(encoding: encoding) + ["BEGIN", "SET CONSTRAINTS ALL DEFERRED"])
+            let names = tables.compactMap(\.table)
+            let triggers = try await session.query("""
+                SELECT format('%I.%I', n.nspname, c.relname), quote_ident(t.tgname), t.tgenabled FROM pg_trigger t
+                JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND t.tgrelid IN (\(Self.regclasses(names)))
+                """).map { (table: $0[0] ?? "", trigger: $0[1] ?? "", mode: $0[2] ?? "O") }
+            try await session.run(triggers.map { "ALTER TABLE ONLY \($0.table) DISABLE TRIGGER \($0.trigger)" })
+            try await session.run(["TRUNCATE ONLY " + names.map(SQL.table).joined(separator: ", ")])
+            var loaded: [TableName: Int] = [:]
+            for artifact in try await Self.referencedFirst(tables, on: session) {
+                let rows = try await TableLoader.copy(artifact, from: store, on: session)
+                guard rows == artifact.rows ?? 0 else {
+                    throw LifeboatError(
+                        .restoreFailed, "\(artifact.table!) loaded \(rows) rows, but the manifest says \(artifact.rows ?? 0)")
+                }
+                loaded[artifact.table!] = rows
             }
-            loaded[artifact.table!] = rows
+            let modes = ["O": "", "R": " REPLICA", "A": " ALWAYS"]
+            try await session.run(
+                triggers.map { "ALTER TABLE ONLY \($0.table) ENABLE\(modes[$0.mode] ?? "") TRIGGER \($0.trigger)" }
+                    + ["COMMIT"])
+            return loaded
         }
-        let modes = ["O": "", "R": " REPLICA", "A": " ALWAYS"]
-        try await session.run(
-            triggers.map { "ALTER TABLE ONLY \($0.table) ENABLE\(modes[$0.mode] ?? "") TRIGGER \($0.trigger)" }
-                + ["COMMIT"])
-        return loaded
     }
 
     /// The artifacts ordered so that a table comes after the tables it references by foreign key (where the
@@ -103,32 +104,32 @@ extension PostgresDestination {
     /// Restores the values of the sequences only these tables use (their serial and identity columns) from the
     /// schema archive. A sequence another table's default also draws from is left alone.
     private func setSequences(ownedBy tables: [TableName], restorer: SchemaRestorer) async throws {
-        let session = try await PGConnection.connect(connection, purpose: "sequences")
-        defer { Task { await session.close() } }
-        let selected = Self.regclasses(tables)
-        let owned = try await session.query("""
-            SELECT n.nspname, s.relname FROM pg_depend d
-            JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace n ON n.oid = s.relnamespace
-            WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
-              AND d.deptype IN ('a', 'i') AND d.refobjid IN (\(selected))
-              AND NOT EXISTS (
-                SELECT 1 FROM pg_depend u JOIN pg_attrdef ad ON u.classid = 'pg_attrdef'::regclass AND ad.oid = u.objid
-                WHERE u.refobjid = s.oid AND ad.adrelid NOT IN (\(selected)))
-            """)
-        guard !owned.isEmpty else { return }
-        // The archive's table of contents names each entry as "SEQUENCE SET <schema> <name> <owner>".
-        let wanted = owned.map { "SEQUENCE SET \($0[0] ?? "") \($0[1] ?? "") " }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(
-            at: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let contents = folder.appendingPathComponent("contents.list").path
-        try await restorer.writeContents(to: contents)
-        let entries = try String(contentsOfFile: contents, encoding: .utf8).split(separator: "\n")
-            .filter { line in !line.hasPrefix(";") && wanted.contains { line.contains($0) } }
-        guard !entries.isEmpty else { return }
-        let list = folder.appendingPathComponent("sequences.list").path
-        try (entries.joined(separator: "\n") + "\n").write(toFile: list, atomically: true, encoding: .utf8)
-        try await restorer.run(list: list)
+        return try await PGConnection.using(connection, purpose: "sequences") { session in
+            let selected = Self.regclasses(tables)
+            let owned = try await session.query("""
+                SELECT n.nspname, s.relname FROM pg_depend d
+                JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace n ON n.oid = s.relnamespace
+                WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+                  AND d.deptype IN ('a', 'i') AND d.refobjid IN (\(selected))
+                  AND NOT EXISTS (
+                    SELECT 1 FROM pg_depend u JOIN pg_attrdef ad ON u.classid = 'pg_attrdef'::regclass AND ad.oid = u.objid
+                    WHERE u.refobjid = s.oid AND ad.adrelid NOT IN (\(selected)))
+                """)
+            guard !owned.isEmpty else { return }
+            // The archive's table of contents names each entry as "SEQUENCE SET <schema> <name> <owner>".
+            let wanted = owned.map { "SEQUENCE SET \($0[0] ?? "") \($0[1] ?? "") " }
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(
+                at: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let contents = folder.appendingPathComponent("contents.list").path
+            try await restorer.writeContents(to: contents)
+            let entries = try String(contentsOfFile: contents, encoding: .utf8).split(separator: "\n")
+                .filter { line in !line.hasPrefix(";") && wanted.contains { line.contains($0) } }
+            guard !entries.isEmpty else { return }
+            let list = folder.appendingPathComponent("sequences.list").path
+            try (entries.joined(separator: "\n") + "\n").write(toFile: list, atomically: true, encoding: .utf8)
+            try await restorer.run(list: list)
+        }
     }
 }
