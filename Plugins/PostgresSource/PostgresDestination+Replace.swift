@@ -13,10 +13,15 @@ extension PostgresDestination: ReplaceableDestination {
     }
 
     public func otherSessions() async throws -> [String] {
-        return try await PGConnection.using(connection, purpose: "sessions") { session in
-            return try await session.query(Self.sessionsQuery(datname: "current_database()")).map { row in
-                "pid \(row[0] ?? "?"): \(row[1] ?? "?")@\(row[2] ?? "local") (\(row[3] ?? ""))"
+        try await PGConnection.using(connection, purpose: "sessions") { session in
+            let query = Self.sessionsQuery(datname: "current_database()")
+            var rows = try await session.query(query)
+            if !rows.isEmpty {
+                // A session that has just closed stays listed until its backend has exited: look again shortly.
+                try await Task.sleep(for: .milliseconds(300))
+                rows = try await session.query(query)
             }
+            return rows.map { row in "pid \(row[0] ?? "?"): \(row[1] ?? "?")@\(row[2] ?? "local") (\(row[3] ?? ""))" }
         }
     }
 

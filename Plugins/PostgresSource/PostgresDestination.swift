@@ -26,9 +26,9 @@ public struct PostgresDestination: RestoreDestination {
     public var location: String { connection.display }
 
     public func checkEmpty() async throws {
-        let session = try await PGConnection.connect(connection, purpose: "check")
-        let found = try await session.query(DatabaseContents.summary).compactMap { $0[0] }
-        await session.close()
+        let found = try await PGConnection.using(connection, purpose: "check") { session in
+            try await session.query(DatabaseContents.summary).compactMap { $0[0] }
+        }
         guard found.isEmpty else {
             throw LifeboatError(
                 .targetNotEmpty,
@@ -78,25 +78,25 @@ public struct PostgresDestination: RestoreDestination {
     }
 
     public func countRows(_ tables: [TableName]) async throws -> [TableName: Int] {
-        let session = try await PGConnection.connect(connection, purpose: "count")
-        var counts: [TableName: Int] = [:]
-        for table in tables {
-            let row = try await session.query("SELECT count(*) FROM ONLY \(SQL.table(table))")
-            counts[table] = Int(row.first?.first.flatMap { $0 } ?? "") ?? 0
+        try await PGConnection.using(connection, purpose: "count") { session in
+            var counts: [TableName: Int] = [:]
+            for table in tables {
+                let row = try await session.query("SELECT count(*) FROM ONLY \(SQL.table(table))")
+                counts[table] = Int(row.first?.first.flatMap { $0 } ?? "") ?? 0
+            }
+            return counts
         }
-        await session.close()
-        return counts
     }
 
     public func reset() async throws {
-        let session = try await PGConnection.connect(connection, purpose: "reset")
-        try await session.run(["BEGIN"])
-        for query in DatabaseContents.dropStatements {
-            let statements = try await session.query(query).compactMap { $0[0] }
-            try await session.run(statements)
+        try await PGConnection.using(connection, purpose: "reset") { session in
+            try await session.run(["BEGIN"])
+            for query in DatabaseContents.dropStatements {
+                let statements = try await session.query(query).compactMap { $0[0] }
+                try await session.run(statements)
+            }
+            try await session.run(DatabaseContents.recreatePublicSchema + ["COMMIT"])
         }
-        try await session.run(DatabaseContents.recreatePublicSchema + ["COMMIT"])
-        await session.close()
     }
 }
 

@@ -17,6 +17,17 @@ static void record_signal(int number) {
 
 // Runs before main and before any thread exists.
 __attribute__((constructor)) static void install_termination_handler(void) {
+    // Started with stdin, stdout or stderr closed (cron, daemons), pipe() would take fd 0-2, and output would land
+    // in the pipe: give closed standard descriptors /dev/null first.
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+            int opened = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+            if (opened >= 0 && opened != fd) {
+                dup2(opened, fd);
+                close(opened);
+            }
+        }
+    }
     if (pipe(signal_pipe) != 0) return;
     for (int i = 0; i < 2; i++) fcntl(signal_pipe[i], F_SETFD, FD_CLOEXEC);
     fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK);

@@ -34,7 +34,18 @@ public struct Lifeboat: AsyncParsableCommand {
         signal(SIGCHLD, SIG_DFL)  // inherited as ignored, children would be reaped before we could wait for them
         let command = Task { await $registry.withValue(registry) { await main() } }
         let waiter = Thread {
-            while waitForSignal() >= 0 { command.cancel() }
+            var received = 0
+            while waitForSignal() >= 0 {
+                received += 1
+                switch received {
+                case 1: command.cancel()
+                case 2:
+                    let note = "lifeboat: cleaning up so that nothing partial is left; interrupt again to quit at once "
+                        + "(then check the targets and the database yourself)\n"
+                    FileHandle.standardError.write(Data(note.utf8))
+                default: _exit(130)
+                }
+            }
         }
         waiter.name = "lifeboat-signals"
         waiter.start()

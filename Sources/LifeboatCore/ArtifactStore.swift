@@ -151,10 +151,13 @@ public struct ArtifactStore: Sendable {
     /// - Returns: A store that reads each artifact from the copy that passed, and the artifacts that came from
     ///   another copy than the first.
     /// - Throws: The first copy's error for an artifact that no copy holds intact.
-    public func choosingIntactCopies(logger: Logger) async throws -> (ArtifactStore, [ArtifactFallback]) {
+    /// - Parameter names: Check only these artifacts (e.g. the tables a restore reads); `nil` checks all.
+    public func choosingIntactCopies(of names: Set<String>? = nil, logger: Logger) async throws
+        -> (ArtifactStore, [ArtifactFallback])
+    {
         var store = self
         var fallbacks: [ArtifactFallback] = []
-        for index in manifest.artifacts.indices {
+        for index in manifest.artifacts.indices where names?.contains(manifest.artifacts[index].name) ?? true {
             var firstError: LifeboatError?
             for (position, copy) in copies.enumerated() {
                 do {

@@ -140,7 +140,8 @@ public struct Catalog: Sendable {
     /// Lists every target concurrently; unreadable ones become warnings unless none can be read.
     private func listAll() async throws -> Listings {
         let results = await withTaskGroup(of: SinkListing.self) { group in
-            for (index, sink) in sinks.enumerated() {
+            for index in sinks.indices {
+                let sink = sinks[index]
                 group.addTask { await SinkListing(index: index, sink: sink) }
             }
             var collected = [SinkListing?](repeating: nil, count: sinks.count)

@@ -87,7 +87,9 @@ extension RestoreEngine {
         if let missing = schemas.subtracting(found.map(\.schema)).sorted().first {
             throw LifeboatError(.configInvalid, "backup \(backup.manifest.id) has no table in schema \(missing)")
         }
-        let (store, fallbacks) = try await verify(backup)
+        // Only what this restore reads: the selected tables, and the schema archive (for their sequences).
+        let needed = Set(selected.map(\.name) + backup.manifest.artifacts.filter { $0.kind == .schema }.map(\.name))
+        let (store, fallbacks) = try await verify(backup, only: needed)
         let safetyID = try await takeSafetyBackup(safety)
         logger.info("restoring \(selected.count) tables of backup \(backup.manifest.id) into \(destination.location)")
         let loaded: [TableName: Int]

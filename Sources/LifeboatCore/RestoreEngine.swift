@@ -52,15 +52,17 @@ public struct RestoreEngine: Sendable {
         return try await load(backup.manifest, from: store, into: destination, fallbacks: fallbacks)
     }
 
-    /// Checks the stored bytes of every artifact, choosing for each an intact copy.
-    func verify(_ backup: ResolvedBackup) async throws -> (ArtifactStore, [ArtifactFallback]) {
+    /// Checks the stored bytes of every artifact (or only of those `names` lists), choosing for each an intact copy.
+    func verify(_ backup: ResolvedBackup, only names: Set<String>? = nil) async throws
+        -> (ArtifactStore, [ArtifactFallback])
+    {
         logger.info(
             "verifying backup \(backup.manifest.id) before restoring",
-            metadata: ["artifacts": "\(backup.manifest.artifacts.count)",
+            metadata: ["artifacts": "\(names?.count ?? backup.manifest.artifacts.count)",
                        "targets": "\(backup.copies.map(\.sink.name).joined(separator: ","))"])
         return try await ArtifactStore(
             manifest: backup.manifest, copies: backup.copies, registry: registry
-        ).choosingIntactCopies(logger: logger)
+        ).choosingIntactCopies(of: names, logger: logger)
     }
 
     /// Loads a verified backup into an empty database and checks its row counts; on failure, empties it again.

@@ -40,7 +40,9 @@ public protocol BackupWriter: Sendable {
     /// Makes the backup complete by writing its manifest last, atomically and durably.
     func commit(manifest: [UInt8]) async throws
 
-    /// Removes what this backup wrote. Best effort: never throws, and a crash must be harmless without it.
+    /// Removes what this backup wrote, also after ``commit(manifest:)`` (a run aborts a target it had already
+    /// committed when a required target fails): the manifest first, so that a crash half-way leaves nothing that
+    /// claims to be complete. Best effort: never throws, and a crash must be harmless without it.
     func abort() async
 }
 

@@ -6,6 +6,8 @@ import LifeboatCore
 struct Probe: Sendable {
     let sink: any Sink
     let check: SinkConformance.Check
+    /// Every backup the check began, aborted when it ends so that it leaves nothing behind.
+    let begun = BegunBackups()
 
     static let firstID = "20250103143022"
     static let secondID = "20250103143023"
@@ -18,6 +20,7 @@ struct Probe: Sendable {
         guard let writer = try await sink.beginBackup(id: id) else {
             throw ConformanceFailure(check: check, message: "beginBackup(\(id)) on an empty sink returned nil")
         }
+        await begun.add(writer)
         return writer
     }
 
@@ -95,7 +98,7 @@ struct Probe: Sendable {
         try await put("data/000001-public.t.copy", Self.pattern(1000), into: first)
         await first.abort()
         try require(try await sink.listBackups().isEmpty, "an aborted backup is listed")
-        let again = try await begin()  // an aborted id can be used again
+        let again = try await begin(Self.secondID)
         try await put("data/000001-public.t.copy", Self.pattern(1000), into: again)
         try await again.commit(manifest: Self.manifest)
         // A fan-out run aborts a target it had already committed when a required target fails.
@@ -166,7 +169,11 @@ struct Probe: Sendable {
         try await put("data/000001-public.t.copy", bytes, into: writer)
         try await writer.commit(manifest: Self.manifest)
         let right = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
-        try await readStored(sha256: right, size: bytes.count)
+        do {
+            try await readStored(sha256: right, size: bytes.count)
+        } catch let error as LifeboatError {
+            throw ConformanceFailure(check: check, message: "the bytes written were not read back intact (\(error.message))")
+        }
         do {
             try await readStored(sha256: String(repeating: "0", count: 64), size: bytes.count)
             throw ConformanceFailure(check: check, message: "bytes whose SHA-256 differs from the manifest were accepted")
@@ -208,5 +215,18 @@ struct Probe: Sendable {
             throw ConformanceFailure(check: check, message: "\(what) threw \(error), not a LifeboatError with code \(code)")
         }
         throw ConformanceFailure(check: check, message: "\(what) did not throw")
+    }
+}
+
+/// The backups a check began.
+actor BegunBackups {
+    private var writers: [any BackupWriter] = []
+
+    func add(_ writer: any BackupWriter) { writers.append(writer) }
+
+    /// Aborts them all, committed or not: a conformance run leaves the sink as it found it.
+    func abortAll() async {
+        for writer in writers { await writer.abort() }
+        writers = []
     }
 }

@@ -3,7 +3,8 @@ import LifeboatCore
 
 /// Checks that a ``Sink`` honours the contract Lifeboat relies on, whatever test framework runs them.
 ///
-/// Each check gets a fresh, empty sink from `makeSink` and throws ``ConformanceFailure`` saying what broke:
+/// Each check gets a fresh, empty sink from `makeSink`, aborts every backup it began when it ends (so a run leaves
+/// nothing behind), and throws ``ConformanceFailure`` saying what broke:
 ///
 /// ```swift
 /// @Test(arguments: SinkConformance.checks)
@@ -49,6 +50,16 @@ public struct SinkConformance: Sendable {
     public func run(_ check: Check) async throws {
         let sink = try await makeSink()
         let probe = Probe(sink: sink, check: check)
+        do {
+            try await run(check, on: probe)
+        } catch {
+            await probe.begun.abortAll()
+            throw error
+        }
+        await probe.begun.abortAll()
+    }
+
+    private func run(_ check: Check, on probe: Probe) async throws {
         switch check {
         case .roundTripsEmptySmallAndLargeArtifacts: try await probe.roundTrips()
         case .backupIsInvisibleUntilItsManifestIsCommitted: try await probe.commitIsLast()
