@@ -32,7 +32,12 @@ struct SchemaRestorer: Sendable {
         return restorer
     }
 
-    /// Deletes the decoded archive.
+    /// A path for a file of the caller's (e.g. a `--use-list` file) in the archive's private folder, deleted with it.
+    func scratchPath(_ name: String) -> String {
+        archive.deletingLastPathComponent().appendingPathComponent(name).path
+    }
+
+    /// Deletes the decoded archive and the scratch files beside it.
     func remove() {
         try? FileManager.default.removeItem(at: archive.deletingLastPathComponent())
     }

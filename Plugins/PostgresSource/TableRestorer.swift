@@ -118,16 +118,12 @@ extension PostgresDestination {
             guard !owned.isEmpty else { return }
             // The archive's table of contents names each entry as "SEQUENCE SET <schema> <name> <owner>".
             let wanted = owned.map { "SEQUENCE SET \($0[0] ?? "") \($0[1] ?? "") " }
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(
-                at: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-            defer { try? FileManager.default.removeItem(at: folder) }
-            let contents = folder.appendingPathComponent("contents.list").path
+            let contents = restorer.scratchPath("contents.list")
             try await restorer.writeContents(to: contents)
             let entries = try String(contentsOfFile: contents, encoding: .utf8).split(separator: "\n")
                 .filter { line in !line.hasPrefix(";") && wanted.contains { line.contains($0) } }
             guard !entries.isEmpty else { return }
-            let list = folder.appendingPathComponent("sequences.list").path
+            let list = restorer.scratchPath("sequences.list")
             try (entries.joined(separator: "\n") + "\n").write(toFile: list, atomically: true, encoding: .utf8)
             try await restorer.run(list: list)
         }

@@ -22,12 +22,15 @@ public struct Catalog: Sendable {
     /// target is left out with a warning.
     /// - Throws: ``LifeboatError`` when no target can be read.
     public func entries() async throws -> [CatalogEntry] {
-        let listings = try await listAll()
+        try await entries(in: listAll())
+    }
+
+    private func entries(in listings: Listings) async -> [CatalogEntry] {
         var entries: [CatalogEntry] = []
         for id in Set(listings.flatMap(\.ids)).sorted() {
-            let holders = listings.filter { $0.ids.contains(id) }.map(\.sink)
-            guard let manifest = await manifest(id: id, holders: holders) else { continue }
-            entries.append(CatalogEntry(manifest: manifest, holders: holders.map(\.name)))
+            guard let manifest = await manifest(of: id, in: listings) else { continue }
+            entries.append(
+                CatalogEntry(manifest: manifest, holders: listings.filter { $0.ids.contains(id) }.map(\.sink.name)))
         }
         return entries
     }
@@ -45,7 +48,7 @@ public struct Catalog: Sendable {
             guard let newest = await newestRegularBackup(listings) else { throw notFound(selector) }
             id = newest
         case .label(let label):
-            guard let match = try await entries().last(where: { $0.manifest.label == label }) else {
+            guard let match = await entries(in: listings).last(where: { $0.manifest.label == label }) else {
                 throw notFound(selector)
             }
             id = match.manifest.id
@@ -83,8 +86,7 @@ public struct Catalog: Sendable {
     /// The newest backup that is not a safety backup: `latest` never means the state a restore replaced.
     private func newestRegularBackup(_ listings: Listings) async -> String? {
         for id in Set(listings.flatMap(\.ids)).sorted(by: >) {
-            let holders = listings.filter { $0.ids.contains(id) }.map(\.sink)
-            guard let manifest = await manifest(id: id, holders: holders) else { continue }
+            guard let manifest = await manifest(of: id, in: listings) else { continue }
             if manifest.label?.hasPrefix(SafetyBackup.labelPrefix) != true { return id }
         }
         return nil
@@ -103,9 +105,9 @@ public struct Catalog: Sendable {
         return manifest
     }
 
-    /// The first readable manifest among the holders; `nil`, with warnings, when none can be read.
-    private func manifest(id: String, holders: [any Sink]) async -> Manifest? {
-        for sink in holders {
+    /// The first readable manifest of `id` among the targets listing it; `nil`, with warnings, when none can be read.
+    private func manifest(of id: String, in listings: Listings) async -> Manifest? {
+        for sink in listings.filter({ $0.ids.contains(id) }).map(\.sink) {
             do { return try await Self.manifest(id: id, on: sink) } catch {
                 logger.warning("\(Self.lifeboatError(error).message); backup \(id) is left out on this target")
             }
