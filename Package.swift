@@ -45,13 +45,14 @@ let package = Package(
             name: "LifeboatS3Sink",
             dependencies: ["LifeboatCore", "CCurl", .product(name: "Crypto", package: "swift-crypto")],
             path: "Plugins/S3Sink"),
+        .target(name: "LifeboatExecSink", dependencies: ["LifeboatCore"], path: "Plugins/ExecSink"),
 
         // The command line: thin commands that wire the built-in plugins into a registry.
         .target(
             name: "LifeboatCLI",
             dependencies: [
                 "LifeboatCore", "LifeboatPostgres", "LifeboatLocalSink", "LifeboatZstd", "LifeboatS3Sink",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "LifeboatExecSink", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "CLifeboatSignals"),
@@ -64,6 +65,7 @@ let package = Package(
         .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore"]),
         .testTarget(name: "S3SinkTests", dependencies: ["LifeboatCore", "LifeboatS3Sink", "LifeboatSinkTests"]),
         .testTarget(name: "LocalSinkTests", dependencies: ["LifeboatCore", "LifeboatLocalSink", "LifeboatSinkTests"]),
+        .testTarget(name: "ExecSinkTests", dependencies: ["LifeboatCore", "LifeboatExecSink", "LifeboatSinkTests"]),
         .testTarget(
             name: "ZstdSinkTests",
             dependencies: ["LifeboatCore", "LifeboatZstd", .product(name: "Crypto", package: "swift-crypto")]),

@@ -33,14 +33,10 @@ struct LocalBackupWriter: BackupWriter {
         }
     }
 
-    /// Removes the folder, the manifest first (a fan-out run aborts targets it had already committed), so that a
-    /// crash half-way leaves no folder that claims to be complete.
+    /// Removes the folder, the manifest first (a fan-out run aborts targets it had already committed).
     func abort() async {
         let folder = self.folder
-        await BlockingWorker(name: "lifeboat-local-abort").runCleanup {
-            if unlink(folder + "/" + LocalSink.manifestName) == 0 { try? FileSystem.syncDirectory(folder) }
-            try? FileManager.default.removeItem(atPath: folder)
-        }
+        await BlockingWorker(name: "lifeboat-local-abort").runCleanup { LocalSink.removeBackupFolder(folder) }
     }
 
     private func unwritable(_ error: FileSystem.Failure) -> LifeboatError {

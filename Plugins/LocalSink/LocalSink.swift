@@ -71,12 +71,28 @@ public struct LocalSink: Sink {
         return Array(data)
     }
 
-    public func openArtifact(backupID: String, name artifact: String) async throws -> any ArtifactReader {
-        guard BackupID.isValid(backupID), ArtifactName.isSafe(artifact) else {
-            throw LifeboatError(
-                .checksumMismatch,
-                "backup \(backupID) names an unsafe artifact path '\(artifact)'; the manifest was tampered with")
+    public func deleteBackup(id: String) async throws {
+        let folder = root + "/" + id
+        guard BackupID.isValid(id), FileSystem.isRegularFile(folder + "/" + Self.manifestName) else {
+            throw LifeboatError(.backupNotFound, "backup \(id) is not in target '\(name)' (\(root))")
         }
+        await BlockingWorker(name: "lifeboat-local-delete").runCleanup { Self.removeBackupFolder(folder) }
+        if FileManager.default.fileExists(atPath: folder) {
+            throw LifeboatError(
+                .targetUnwritable,
+                "backup \(id) in target '\(name)' lost its manifest but some files stayed in \(folder); check its permissions")
+        }
+    }
+
+    /// Removes a backup folder, the manifest first, so that a crash half-way leaves no folder that claims to be
+    /// complete.
+    static func removeBackupFolder(_ folder: String) {
+        if unlink(folder + "/" + manifestName) == 0 { try? FileSystem.syncDirectory(folder) }
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    public func openArtifact(backupID: String, name artifact: String) async throws -> any ArtifactReader {
+        try ArtifactName.checkReadable(backupID: backupID, name: artifact)
         let path = root + "/" + backupID + "/" + artifact
         do {
             return try await LocalArtifactReader(path: path)

@@ -62,17 +62,27 @@ public struct S3Sink: Sink {
     }
 
     public func openArtifact(backupID: String, name artifact: String) async throws -> any ArtifactReader {
-        guard BackupID.isValid(backupID), ArtifactName.isSafe(artifact) else {
-            throw LifeboatError(
-                .checksumMismatch,
-                "backup \(backupID) names an unsafe artifact path '\(artifact)'; the manifest was tampered with")
-        }
+        try ArtifactName.checkReadable(backupID: backupID, name: artifact)
         let objectKey = key(backupID, artifact)
         guard let size = try await s3({ try await client.headObject(objectKey) }) else {
             throw LifeboatError(
                 .artifactMissing, "artifact \(artifact) of backup \(backupID) is missing from target '\(name)'")
         }
         return S3ArtifactReader(sink: self, key: objectKey, size: size)
+    }
+
+    public func deleteBackup(id: String) async throws {
+        guard BackupID.isValid(id), try await s3({ try await client.headObject(key(id, "manifest.json")) }) != nil else {
+            throw LifeboatError(.backupNotFound, "backup \(id) is not in target '\(name)' (\(location))")
+        }
+        try await s3 { try await removeBackup(id) }
+    }
+
+    /// Deletes a backup's objects, the manifest first and on its own: no moment may show a manifest whose
+    /// artifacts are gone.
+    func removeBackup(_ id: String) async throws {
+        try await client.deleteObjects([key(id, "manifest.json")])
+        try await client.deleteObjects(try await client.list(prefix: key(id, "")).keys)
     }
 
     /// Runs S3 requests, turning their failures into one-line ``LifeboatError``s without secrets.
@@ -121,14 +131,9 @@ struct S3BackupWriter: BackupWriter {
 
     func abort() async {
         await sweep()
-        let client = sink.client
-        let prefix = sink.key(id, "")
-        let manifest = sink.key(id, "manifest.json")
-        _ = try? await Task {
-            // The manifest first, on its own: no moment may show a manifest whose artifacts are gone.
-            try await client.deleteObjects([manifest])
-            try await client.deleteObjects(try await client.list(prefix: prefix).keys)
-        }.value
+        let sink = self.sink, id = self.id
+        // Not cancelled with the run: an abort is what a cancelled run does last.
+        _ = try? await Task { try await sink.removeBackup(id) }.value
     }
 
     /// Aborts every multipart upload left in progress under this backup, including one whose

@@ -1,11 +1,12 @@
 import LifeboatCore
+import LifeboatExecSink
 import LifeboatLocalSink
 import LifeboatPostgres
 import LifeboatS3Sink
 import LifeboatZstd
 
 extension PluginRegistry {
-    /// The plugins that ship with Lifeboat: PostgreSQL source and restore destination, local folder and S3 targets, zstd.
+    /// The plugins that ship with Lifeboat: PostgreSQL source and restore destination, local folder, S3 and external-program targets, zstd.
     public static let builtIn = PluginRegistry()
         .registering(source: "postgresql") { try PostgresSource(config: $0) }
         .registering(source: "postgres") { try PostgresSource(config: $0) }
@@ -13,5 +14,6 @@ extension PluginRegistry {
         .registering(destination: "postgres") { try PostgresDestination(url: $0, options: $1) }
         .registering(sink: "file") { try LocalSink(target: $0) }
         .registering(sink: "s3") { try S3Sink(target: $0) }
+        .registering(sink: "exec") { try ExecSink(target: $0) }
         .registering(codec: "zstd") { try ZstdCodec(config: $0) }
 }

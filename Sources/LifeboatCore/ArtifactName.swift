@@ -24,6 +24,16 @@ public enum ArtifactName {
         return safe.isEmpty ? "_" : String(safe)
     }
 
+    /// Throws unless `backupID` is a backup id and `name` is safe: sinks call this before opening an artifact a
+    /// manifest names.
+    /// - Throws: ``LifeboatError`` with code `checksumMismatch`, since only a tampered manifest names such a path.
+    public static func checkReadable(backupID: String, name: String) throws {
+        guard BackupID.isValid(backupID), isSafe(name) else {
+            throw LifeboatError(
+                .checksumMismatch, "backup \(backupID) names an unsafe artifact path '\(name)'; the manifest was tampered with")
+        }
+    }
+
     /// Whether `name` is a relative path of safe components, as this type makes them.
     /// Sinks check names read from a manifest with this before touching the file system.
     public static func isSafe(_ name: String) -> Bool {

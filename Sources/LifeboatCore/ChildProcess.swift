@@ -32,6 +32,8 @@ public final class ChildProcess: @unchecked Sendable {
     /// Writes stdin, so that a child fed and drained at once cannot deadlock on one thread.
     private let inputWorker: BlockingWorker?
     private let pid: pid_t
+    /// What ``terminate()`` signals: the child, or its process group.
+    private let signalTarget: pid_t
     private let errorPath: String
     // Touched only on `worker`'s thread (`inputFD` on `inputWorker`'s), or in deinit.
     private var inputFD: Int32
@@ -41,11 +43,14 @@ public final class ChildProcess: @unchecked Sendable {
     private let reaping = NSLock()
 
     /// Starts `executable` with `arguments`.
-    /// - Parameter environment: Variables set on top of Lifeboat's own environment (e.g. `PGPASSWORD`).
+    /// - Parameters:
+    ///   - environment: Variables set on top of Lifeboat's own environment (e.g. `PGPASSWORD`).
+    ///   - ownProcessGroup: Start the child in a process group of its own, which ``terminate()`` signals as a
+    ///     whole: for a script whose pipelines must stop with it. The terminal's Ctrl-C then reaches Lifeboat only.
     /// - Throws: ``LifeboatError`` with code `toolMissing` when the program cannot be started.
     public init(
         executable: String, arguments: [String], environment: [String: String] = [:], input: Input = .none,
-        output: Output = .pipe
+        output: Output = .pipe, ownProcessGroup: Bool = false
     ) throws {
         var template = Array((NSTemporaryDirectory() + "/lifeboat-stderr-XXXXXX").utf8CString)
         let errorFD = mkstemp(&template)
@@ -82,7 +87,12 @@ public final class ChildProcess: @unchecked Sendable {
         sigfillset(&allSignals)
         posix_spawnattr_setsigmask(&attributes, &noSignals)
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if ownProcessGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         let variables = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
@@ -98,6 +108,7 @@ public final class ChildProcess: @unchecked Sendable {
             throw LifeboatError(.toolMissing, "cannot start \(executable): \(String(cString: strerror(result)))")
         }
         self.pid = pid
+        signalTarget = ownProcessGroup ? -pid : pid
         inputWorker = input == .pipe ? BlockingWorker(name: "lifeboat-child-input") : nil
         inputFD = inputPipe[1]
         outputFD = outputPipe[0]
@@ -105,7 +116,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     deinit {
         if status == nil {
-            kill(pid, SIGKILL)
+            kill(signalTarget, SIGKILL)
             var raw: Int32 = 0
             _ = waitpid(pid, &raw, 0)
         }
@@ -138,6 +149,12 @@ public final class ChildProcess: @unchecked Sendable {
     public func writeInput(_ chunk: [UInt8]) async throws {
         guard let inputWorker else { throw LifeboatError(.internalError, "the child was started without an input pipe") }
         try await inputWorker.run {
+            // A write to a child that has exited raises SIGPIPE on this thread: blocked here, it stays pending
+            // and the write fails with EPIPE instead of killing the process.
+            var pipeSignal = sigset_t()
+            sigemptyset(&pipeSignal)
+            sigaddset(&pipeSignal, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
             try chunk.withUnsafeBytes { buffer in
                 var offset = 0
                 while offset < buffer.count {
@@ -172,11 +189,11 @@ public final class ChildProcess: @unchecked Sendable {
         try await worker.run { self.reap(blocking: false) == nil }
     }
 
-    /// Asks the child to stop (`SIGTERM`).
+    /// Asks the child (or its process group) to stop (`SIGTERM`).
     public func terminate() {
         reaping.lock()
         defer { reaping.unlock() }
-        if status == nil { kill(pid, SIGTERM) }
+        if status == nil { kill(signalTarget, SIGTERM) }
     }
 
     private func reap(blocking: Bool) -> Status? {

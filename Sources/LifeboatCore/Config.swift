@@ -50,13 +50,16 @@ public struct TargetConfig: Sendable, Equatable {
     public var required: Bool
     /// Bytes that may wait for this target per artifact being written (`buffer_mb:`).
     public var bufferBytes: Int
-    /// The target's other keys (e.g. an S3 endpoint), `${VAR}`-expanded; its sink checks them.
+    /// The target's other keys with a scalar value (e.g. an S3 endpoint), `${VAR}`-expanded; its sink checks them.
     public var options: [String: String]
+    /// The target's other keys with a list of scalars (e.g. a program's `command:`), `${VAR}`-expanded.
+    public var listOptions: [String: [String]]
 
     /// Creates a target.
     public init(
         name: String, url: String, compression: CompressionConfig = .default, required: Bool = true,
-        bufferBytes: Int = BackupTarget.defaultBufferBytes, options: [String: String] = [:]
+        bufferBytes: Int = BackupTarget.defaultBufferBytes, options: [String: String] = [:],
+        listOptions: [String: [String]] = [:]
     ) {
         self.name = name
         self.url = url
@@ -64,11 +67,12 @@ public struct TargetConfig: Sendable, Equatable {
         self.required = required
         self.bufferBytes = bufferBytes
         self.options = options
+        self.listOptions = listOptions
     }
 
-    /// Throws unless every key in ``options`` is one of `known`, naming the first stranger.
+    /// Throws unless every key in ``options`` and ``listOptions`` is one of `known`, naming the first stranger.
     public func checkOptions(known: Set<String>) throws {
-        if let unknown = options.keys.filter({ !known.contains($0) }).sorted().first {
+        if let unknown = (Array(options.keys) + listOptions.keys).filter({ !known.contains($0) }).sorted().first {
             throw LifeboatError(
                 .configInvalid,
                 "target '\(name)' has unknown key '\(unknown)'"

@@ -92,14 +92,19 @@ public struct ConfigLoader: Sendable {
                 let compression = try map["compression"].map { try self.compression($0, at: "\(place).compression") }
                 let required = try map["required"].map { try boolean($0, at: "\(place).required") } ?? true
                 let buffer = try map["buffer_mb"].map { try integer($0, at: "\(place).buffer_mb", in: 1...1024) }
-                var options: [String: String] = [:]
+                var options: [String: String] = [:], listOptions: [String: [String]] = [:]
                 for (key, value) in map where !Self.commonTargetKeys.contains(key) {
-                    options[key] = try string(value, at: "\(place).\(key)")
+                    if let list = value as? [Any] {
+                        listOptions[key] = try list.enumerated().map { try string($1, at: "\(place).\(key)[\($0)]") }
+                    } else {
+                        options[key] = try string(value, at: "\(place).\(key)")
+                    }
                 }
                 targets.append(
                     TargetConfig(
                         name: name, url: url, compression: compression ?? .default, required: required,
-                        bufferBytes: buffer.map { $0 << 20 } ?? BackupTarget.defaultBufferBytes, options: options))
+                        bufferBytes: buffer.map { $0 << 20 } ?? BackupTarget.defaultBufferBytes, options: options,
+                        listOptions: listOptions))
             }
         }
         return LifeboatConfig(

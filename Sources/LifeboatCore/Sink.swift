@@ -29,6 +29,11 @@ public protocol Sink: Sendable {
     /// Opens a stored artifact for reading.
     /// - Throws: ``LifeboatError`` with code `artifactMissing` when it is absent.
     func openArtifact(backupID: String, name: String) async throws -> any ArtifactReader
+
+    /// Removes a complete backup (pruning): the manifest first, so that a crash half-way leaves nothing that claims
+    /// to be complete, then its artifacts.
+    /// - Throws: ``LifeboatError`` with code `backupNotFound` when the sink has no complete backup `id`.
+    func deleteBackup(id: String) async throws
 }
 
 /// Writes the artifacts of one backup, then commits its manifest.

@@ -206,6 +206,33 @@ struct Probe: Sendable {
         await open.abort()
     }
 
+    func deletion() async throws {
+        for id in [Self.firstID, Self.secondID] {
+            let writer = try await begin(id)
+            try await put("schema.pgdump", Array(id.utf8), into: writer)
+            try await writer.commit(manifest: Self.manifest)
+        }
+        try await sink.deleteBackup(id: Self.firstID)
+        try require(try await sink.listBackups() == [Self.secondID], "a deleted backup is still listed, or its neighbour is not")
+        try await expectError(.backupNotFound, "readManifest of a deleted backup") {
+            _ = try await sink.readManifest(backupID: Self.firstID)
+        }
+        try await expectError(.artifactMissing, "opening an artifact of a deleted backup") {
+            _ = try await read("schema.pgdump", of: Self.firstID)
+        }
+        try await expectError(.backupNotFound, "deleting a backup twice") { try await sink.deleteBackup(id: Self.firstID) }
+        try require(try await read("schema.pgdump", of: Self.secondID) == Array(Self.secondID.utf8), "the neighbour was damaged")
+
+        // A backup still being written is not complete: delete leaves it to its run, which can still commit it.
+        let open = try await begin("20260101000000")
+        try await put("schema.pgdump", [9], into: open)
+        try await expectError(.backupNotFound, "deleting a backup that is still being written") {
+            try await sink.deleteBackup(id: "20260101000000")
+        }
+        try await open.commit(manifest: Self.manifest)
+        try require(try await read("schema.pgdump", of: "20260101000000") == [9], "delete damaged a backup being written")
+    }
+
     private func expectError(_ code: LifeboatError.Code, _ what: String, _ body: () async throws -> Void) async throws {
         do {
             try await body()

@@ -25,6 +25,7 @@ public struct SinkConformance: Sendable {
         case oddTableNamesRoundTrip
         case wrongBytesAreCaughtOnRead
         case listsEveryCompleteBackupAndNothingElse
+        case deleteRemovesOnlyACompleteBackup
 
         public var description: String { rawValue }
     }
@@ -71,6 +72,7 @@ public struct SinkConformance: Sendable {
         case .oddTableNamesRoundTrip: try await probe.oddNames()
         case .wrongBytesAreCaughtOnRead: try await probe.wrongBytesAreCaught()
         case .listsEveryCompleteBackupAndNothingElse: try await probe.listing()
+        case .deleteRemovesOnlyACompleteBackup: try await probe.deletion()
         }
     }
 }

@@ -36,6 +36,7 @@ import Testing
             let reader = try await inner.openArtifact(backupID: backupID, name: name)
             return forgetsAborts ? reader : ShortReader(inner: reader)
         }
+        func deleteBackup(id: String) async throws { try await inner.deleteBackup(id: id) }
     }
 
     struct ForgetfulWriter: BackupWriter {

@@ -40,6 +40,7 @@ struct ScriptedSink: Sink {
     func openArtifact(backupID: String, name: String) async throws -> any ArtifactReader {
         try await inner.openArtifact(backupID: backupID, name: name)
     }
+    func deleteBackup(id: String) async throws { try await inner.deleteBackup(id: id) }
 
     struct Writer: BackupWriter {
         let inner: any BackupWriter
