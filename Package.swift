@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "LifeboatCore", targets: ["LifeboatCore"]),
         .library(name: "LifeboatCLI", targets: ["LifeboatCLI", "CLifeboatSignals"]),
         .library(name: "LifeboatSinkTests", targets: ["LifeboatSinkTests"]),
+        .library(name: "LifeboatExecSink", targets: ["LifeboatExecSink"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

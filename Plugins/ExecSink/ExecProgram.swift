@@ -38,11 +38,8 @@ struct ExecProgram: Sendable {
     func call(_ verb: String, _ operands: [String] = [], input: [UInt8]? = nil) async throws -> Reply {
         if verb != "hello" { try await handshake.check(self) }
         let child = try start(verb, operands, input: input != nil)
-        let watchdog = Task {
-            try await Task.sleep(for: timeout)
-            child.terminate()
-        }
-        defer { watchdog.cancel() }
+        let watchdog = Watchdog(after: timeout) { child.terminate() }
+        defer { _ = watchdog.stop() }
         let output = try await withTaskCancellationHandler {
             async let output = Self.readAll(child)
             if let input {
@@ -54,8 +51,7 @@ struct ExecProgram: Sendable {
             child.terminate()
         }
         let status = await child.wait()
-        watchdog.cancel()
-        if (try? await watchdog.value) != nil {
+        if watchdog.stop() && !status.succeeded && status.code != Self.absentExitCode {
             throw LifeboatError(
                 .targetUnwritable,
                 "target '\(target)': \(describe(verb)) gave no answer within \(timeout.components.seconds) s and was "

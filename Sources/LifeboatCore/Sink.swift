@@ -6,6 +6,8 @@
 ///   manifest is the last thing written. A crash at any moment leaves no backup that claims to be complete.
 /// - An artifact is durable when ``ArtifactWriter/commit()`` returns, and invisible before.
 /// - Reading returns exactly the bytes written; checksums are the engine's job.
+///
+/// `docs/plugins.md` describes the whole contract, when each call is made, and how to prove a sink keeps it.
 public protocol Sink: Sendable {
     /// The target's name from the configuration, e.g. `primary`.
     var name: String { get }
