@@ -39,6 +39,17 @@ struct GlobalOptions: ParsableArguments {
         return sinks
     }
 
+    /// Takes the locks `mode` needs on `sinks` (see ``TargetLocks``), warning about runs that died holding them.
+    /// The caller releases them when done.
+    func lock(_ sinks: [any Sink], _ mode: TargetLocks.Mode, for operation: String) throws -> TargetLocks {
+        let locks = try TargetLocks(sinks: sinks, mode: mode, operation: operation)
+        for holder in locks.staleHolders {
+            logger.warning(
+                "\(holder) ended without releasing its lock: it crashed or was killed. What it left unfinished is not listed as a backup; run 'lifeboat list' and 'lifeboat verify' to check")
+        }
+        return locks
+    }
+
     /// Runs a command body; a failure becomes one line on stderr and its exit code, never a stack trace.
     func perform(_ body: () async throws -> Void) async throws {
         do {

@@ -11,11 +11,11 @@ public struct Lifeboat: AsyncParsableCommand {
             Without a config file, DATABASE_URL is the source and ./backups the target. \
             Exit codes: 0 success, 1 failed, 3 backup complete but an optional target failed, 64 usage, 65 checksum mismatch, 66 backup not found, \
             69 server unreachable or database missing, 72 pg_dump/pg_restore missing, 73 target not writable, \
-            74 I/O error, 75 restore target not empty or in use, 77 authentication failed, 78 bad config, \
+            74 I/O error, 75 restore target not empty, or a target or database in use, 77 authentication failed, 78 bad config, \
             130 interrupted (nothing partial is kept).
             """,
         version: LifeboatVersion.current,
-        subcommands: [Backup.self, List.self, Verify.self, Restore.self, Rollback.self, Copy.self])
+        subcommands: [Backup.self, List.self, Verify.self, Restore.self, Rollback.self, Copy.self, Prune.self])
 
     public init() {}
 

@@ -20,8 +20,10 @@ extension LifeboatConfig {
             bufferBytes: target.bufferBytes)
     }
 
-    /// A safety backup of the database at `url` to the first configured target that can be read.
-    func safetyBackup(of url: String, logger: Logger) async throws -> SafetyBackup {
+    /// A safety backup of the database at `url` to the first configured target that can be read and is not in
+    /// use, with that target's write lock, which the caller releases when done.
+    func safetyBackup(of url: String, global: GlobalOptions) async throws -> (plan: SafetyBackup, lock: TargetLocks) {
+        let logger = global.logger
         var firstError: (any Error)?
         for target in targets {
             do {
@@ -29,7 +31,8 @@ extension LifeboatConfig {
                 _ = try await planned.sink.listBackups()
                 let source = try Lifeboat.registry.makeSource(
                     SourceConfig(url: url, jobs: source.jobs, pgBinDir: source.pgBinDir))
-                return SafetyBackup(source: source, target: planned)
+                let lock = try global.lock([planned.sink], .write, for: "safety backup")
+                return (SafetyBackup(source: source, target: planned, environment: environment), lock)
             } catch {
                 firstError = firstError ?? error
                 logger.warning("target '\(target.name)' cannot take the safety backup: \(error)")

@@ -10,13 +10,16 @@ public struct BackupEngine: Sendable {
     public let targets: [BackupTarget]
     /// Progress and diagnostics.
     public let logger: Logger
+    /// The environment recorded in the manifest, e.g. `production`.
+    public let environment: String?
 
     /// Creates an engine.
-    public init(source: any Source, targets: [BackupTarget], logger: Logger) {
+    public init(source: any Source, targets: [BackupTarget], logger: Logger, environment: String? = nil) {
         precondition(!targets.isEmpty, "a backup needs a target")
         self.source = source
         self.targets = targets
         self.logger = logger
+        self.environment = environment
     }
 
     /// Takes a backup.
@@ -44,7 +47,7 @@ public struct BackupEngine: Sendable {
                 var records = failedAtStart
                 for run in runs { records.append(await record(of: run, dumped)) }
                 let manifest = Manifest(
-                    id: id, label: makeLabel(id), startedAt: startedAt, finishedAt: Date(), source: snapshot.info,
+                    id: id, label: makeLabel(id), environment: environment, startedAt: startedAt, finishedAt: Date(), source: snapshot.info,
                     artifacts: dumped.map(\.0), targets: order(records))
                 let committed = try await commit(manifest, to: runs)
                 await snapshot.close()

@@ -15,6 +15,20 @@ public enum BackupID {
         }.joined()
     }
 
+    /// The UTC time an id names; `nil` when `id` is not a valid time.
+    public static func date(of id: String) -> Date? {
+        guard isValid(id) else { return nil }
+        let digits = Array(id.utf8).map { Int($0) - 48 }
+        func number(_ range: Range<Int>) -> Int { digits[range].reduce(0) { $0 * 10 + $1 } }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = DateComponents(
+            year: number(0..<4), month: number(4..<6), day: number(6..<8), hour: number(8..<10),
+            minute: number(10..<12), second: number(12..<14))
+        guard parts.isValidDate(in: calendar) else { return nil }
+        return calendar.date(from: parts)
+    }
+
     /// Whether `text` has the shape of a backup id.
     public static func isValid(_ text: String) -> Bool {
         text.utf8.count == 14 && text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }

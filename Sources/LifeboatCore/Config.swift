@@ -4,11 +4,20 @@ public struct LifeboatConfig: Sendable, Equatable {
     public var source: SourceConfig
     /// Where backups go. Every backup is written to all of them in one pass; reads prefer them in this order.
     public var targets: [TargetConfig]
+    /// What the database is, e.g. `production` (`environment:`, else `LIFEBOAT_ENV` or `NODE_ENV`): recorded in
+    /// every manifest, and choosing the retention of targets that set none.
+    public var environment: String?
 
     /// Creates a configuration.
-    public init(source: SourceConfig, targets: [TargetConfig]) {
+    public init(source: SourceConfig, targets: [TargetConfig], environment: String? = nil) {
         self.source = source
         self.targets = targets
+        self.environment = environment
+    }
+
+    /// The retention a target follows: its own `retention:`, else its environment's default.
+    public func retention(of target: TargetConfig) -> RetentionPolicy {
+        target.retention ?? RetentionPolicy.defaultPolicy(environment: environment ?? "")
     }
 }
 
@@ -54,12 +63,14 @@ public struct TargetConfig: Sendable, Equatable {
     public var options: [String: String]
     /// The target's other keys with a list of scalars (e.g. a program's `command:`), `${VAR}`-expanded.
     public var listOptions: [String: [String]]
+    /// Which backups the target keeps (`retention:`); `nil` follows the environment's default.
+    public var retention: RetentionPolicy?
 
     /// Creates a target.
     public init(
         name: String, url: String, compression: CompressionConfig = .default, required: Bool = true,
         bufferBytes: Int = BackupTarget.defaultBufferBytes, options: [String: String] = [:],
-        listOptions: [String: [String]] = [:]
+        listOptions: [String: [String]] = [:], retention: RetentionPolicy? = nil
     ) {
         self.name = name
         self.url = url
@@ -68,6 +79,7 @@ public struct TargetConfig: Sendable, Equatable {
         self.bufferBytes = bufferBytes
         self.options = options
         self.listOptions = listOptions
+        self.retention = retention
     }
 
     /// Throws unless every key in ``options`` and ``listOptions`` is one of `known`, naming the first stranger.

@@ -25,7 +25,9 @@ public struct ConfigLoader: Sendable {
         let file = path ?? (FileManager.default.fileExists(atPath: Self.defaultPath) ? Self.defaultPath : nil)
         guard let file else {
             return withReplica(
-                LifeboatConfig(source: SourceConfig(url: environment["DATABASE_URL"]), targets: [Self.defaultTarget]))
+                LifeboatConfig(
+                    source: SourceConfig(url: environment["DATABASE_URL"]), targets: [Self.defaultTarget],
+                    environment: try defaultEnvironment()))
         }
         guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8)
         else {
@@ -65,7 +67,9 @@ public struct ConfigLoader: Sendable {
     /// Parses configuration text.
     public func parse(_ text: String) throws -> LifeboatConfig {
         let root = try Yams.load(yaml: text) ?? [String: Any]()
-        let top = try mapping(root, at: "the top level", keys: ["source", "targets"])
+        let top = try mapping(root, at: "the top level", keys: ["source", "targets", "environment"])
+        let environmentName = try top["environment"].map { try string($0, at: "environment") } ?? defaultEnvironment()
+        if let environmentName { try checkName(environmentName, at: "environment") }
 
         let sourceMap = try top["source"].map { try mapping($0, at: "source", keys: ["url", "jobs", "pg_bin_dir"]) }
         let url = try sourceMap?["url"].map { try string($0, at: "source.url") } ?? environment["DATABASE_URL"]
@@ -92,6 +96,7 @@ public struct ConfigLoader: Sendable {
                 let compression = try map["compression"].map { try self.compression($0, at: "\(place).compression") }
                 let required = try map["required"].map { try boolean($0, at: "\(place).required") } ?? true
                 let buffer = try map["buffer_mb"].map { try integer($0, at: "\(place).buffer_mb", in: 1...1024) }
+                let retention = try map["retention"].map { try self.retention($0, at: "\(place).retention") }
                 var options: [String: String] = [:], listOptions: [String: [String]] = [:]
                 for (key, value) in map where !Self.commonTargetKeys.contains(key) {
                     if let list = value as? [Any] {
@@ -104,16 +109,46 @@ public struct ConfigLoader: Sendable {
                     TargetConfig(
                         name: name, url: url, compression: compression ?? .default, required: required,
                         bufferBytes: buffer.map { $0 << 20 } ?? BackupTarget.defaultBufferBytes, options: options,
-                        listOptions: listOptions))
+                        listOptions: listOptions, retention: retention))
             }
         }
         return LifeboatConfig(
             source: SourceConfig(url: url, jobs: jobs, pgBinDir: binDir),
-            targets: targets.isEmpty ? [Self.defaultTarget] : targets)
+            targets: targets.isEmpty ? [Self.defaultTarget] : targets, environment: environmentName)
     }
 
     /// The keys every target takes; the others belong to its sink.
-    private static let commonTargetKeys: Set = ["name", "url", "compression", "required", "buffer_mb"]
+    private static let commonTargetKeys: Set = ["name", "url", "compression", "required", "buffer_mb", "retention"]
+
+    /// `LIFEBOAT_ENV`, else `NODE_ENV`, else none.
+    private func defaultEnvironment() throws -> String? {
+        guard let name = [environment["LIFEBOAT_ENV"], environment["NODE_ENV"]].compactMap({ $0 }).first(where: { !$0.isEmpty })
+        else { return nil }
+        try checkName(name, at: "LIFEBOAT_ENV or NODE_ENV")
+        return name
+    }
+
+    /// `{keep_last: N, daily: N, weekly: N, monthly: N, yearly: N, max_age: 30d, pin: [pattern, ...]}`.
+    private func retention(_ value: Any, at place: String) throws -> RetentionPolicy {
+        let map = try mapping(
+            value, at: place, keys: ["keep_last", "daily", "weekly", "monthly", "yearly", "max_age", "pin"])
+        func count(_ key: String) throws -> Int? {
+            try map[key].map { try integer($0, at: "\(place).\(key)", in: 1...100_000) }
+        }
+        let maxAge = try map["max_age"].map { value -> TimeInterval in
+            guard let seconds = RetentionPolicy.duration(try string(value, at: "\(place).max_age")) else {
+                throw LifeboatError(.configInvalid, "\(place).max_age must be a number and a unit: 12h, 30d, 8w or 1y")
+            }
+            return seconds
+        }
+        let pin = try map["pin"].map { value -> [String] in
+            guard let list = value as? [Any] else { throw LifeboatError(.configInvalid, "\(place).pin must be a list of label patterns") }
+            return try list.enumerated().map { try string($1, at: "\(place).pin[\($0)]") }
+        }
+        return RetentionPolicy(
+            keepLast: try count("keep_last"), daily: try count("daily"), weekly: try count("weekly"),
+            monthly: try count("monthly"), yearly: try count("yearly"), maxAge: maxAge, pin: pin ?? [])
+    }
 
     /// `zstd`, `none`, or `{codec: zstd, level: 1..19, threads: N}`.
     private func compression(_ value: Any, at place: String) throws -> CompressionConfig {

@@ -16,6 +16,8 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var id: String
     /// An optional label, e.g. `before-migration`.
     public var label: String?
+    /// The configuration's environment, e.g. `production`, if it names one.
+    public var environment: String?
     /// When the backup started.
     public var startedAt: Date
     /// When the last artifact was stored.
@@ -33,12 +35,13 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     /// Creates a manifest in the current format.
     public init(
-        id: String, label: String?, startedAt: Date, finishedAt: Date, source: SourceInfo, artifacts: [Artifact],
-        targets: [TargetRecord]
+        id: String, label: String?, environment: String? = nil, startedAt: Date, finishedAt: Date, source: SourceInfo,
+        artifacts: [Artifact], targets: [TargetRecord]
     ) {
         self.formatVersion = Self.currentFormatVersion
         self.id = id
         self.label = label
+        self.environment = environment
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.durationSeconds = (finishedAt.timeIntervalSince(startedAt) * 1000).rounded() / 1000

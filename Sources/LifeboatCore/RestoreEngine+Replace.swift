@@ -10,11 +10,14 @@ public struct SafetyBackup: Sendable {
     public var source: any Source
     /// Where the safety backup goes.
     public var target: BackupTarget
+    /// The environment its manifest records.
+    public var environment: String?
 
     /// Creates a safety backup plan.
-    public init(source: any Source, target: BackupTarget) {
+    public init(source: any Source, target: BackupTarget, environment: String? = nil) {
         self.source = source
         self.target = target
+        self.environment = environment
     }
 
     /// The label of the safety backup with id `id`: `restore_safety_<id>`, the id being its UTC start time.
@@ -134,7 +137,8 @@ extension RestoreEngine {
         guard let safety else { return nil }
         logger.notice("taking a safety backup to target '\(safety.target.sink.name)'")
         do {
-            let outcome = try await BackupEngine(source: safety.source, targets: [safety.target], logger: logger)
+            let outcome = try await BackupEngine(
+                source: safety.source, targets: [safety.target], logger: logger, environment: safety.environment)
                 .run(labelFor: SafetyBackup.label(id:))
             logger.notice("safety backup \(outcome.manifest.id) complete", metadata: ["label": "\(outcome.manifest.label ?? "")"])
             return outcome.manifest.id

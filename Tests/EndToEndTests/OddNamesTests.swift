@@ -23,7 +23,7 @@ struct OddNamesTests {
 
         let folder = lifeboat.backups.appendingPathComponent(id).resolvingSymlinksInPath().path
         let outside = try FileManager.default.contentsOfDirectory(atPath: lifeboat.folder.path)
-        #expect(Set(outside) == ["backups"], "nothing may be written beside the target: \(outside)")
+        #expect(Set(outside) == ["backups", "state"], "nothing but the lock files may be beside the target: \(outside)")
         let files = try FileManager.default.subpathsOfDirectory(atPath: folder)
         let dataFiles = files.filter { $0.hasPrefix("data/") && $0 != "data" }
         #expect(dataFiles.count == Self.names.count + 1)

@@ -26,6 +26,50 @@ import Testing
         #expect(config.targets == [TargetConfig(name: "primary", url: "/srv/backups/app")])
     }
 
+    @Test func retentionAndEnvironment() throws {
+        let config = try loader.parse("""
+            environment: staging
+            targets:
+              - name: primary
+                url: /b
+                retention: {keep_last: 3, daily: 7, weekly: 4, monthly: 12, yearly: 2, max_age: 30d, pin: [before-*]}
+              - name: offsite
+                url: /c
+            """)
+        #expect(config.environment == "staging")
+        #expect(config.targets[0].retention == RetentionPolicy(
+            keepLast: 3, daily: 7, weekly: 4, monthly: 12, yearly: 2, maxAge: 2_592_000, pin: ["before-*"]))
+        #expect(config.retention(of: config.targets[0]) == config.targets[0].retention)
+        #expect(config.retention(of: config.targets[1]) == RetentionPolicy(maxAge: 604_800))
+    }
+
+    @Test func environmentComesFromLifeboatEnvThenNodeEnv() throws {
+        #expect(try ConfigLoader(environment: ["NODE_ENV": "production"]).load(path: nil).environment == "production")
+        #expect(try ConfigLoader(environment: ["NODE_ENV": "production", "LIFEBOAT_ENV": "archive"]).parse("{}").environment == "archive")
+        #expect(try ConfigLoader(environment: [:]).parse("{}").environment == nil)
+        #expect(throws: LifeboatError.self) { try ConfigLoader(environment: ["LIFEBOAT_ENV": "pro duction"]).parse("{}") }
+    }
+
+    @Test func badRetentionIsExplained() {
+        let cases = [
+            ("{max_age: 30}", "max_age must be a number and a unit: 12h, 30d, 8w or 1y"),
+            ("{daily: 0}", "targets[0].retention.daily must be a whole number from 1"),
+            ("{hourly: 3}", "unknown key 'targets[0].retention.hourly'"),
+            ("{pin: before-*}", "retention.pin must be a list of label patterns"),
+        ]
+        for (yaml, message) in cases {
+            #expect { try loader.parse("targets:\n  - url: /b\n    retention: \(yaml)\n") } throws: { error in
+                (error as? LifeboatError)?.message.contains(message) == true
+            }
+        }
+    }
+
+    @Test func listValuedKeysReachTheirSink() throws {
+        let config = try loader.parse("targets:\n  - url: 'exec://'\n    command: [python3, /opt/sink.py]\n    path: /x\n")
+        #expect(config.targets[0].listOptions == ["command": ["python3", "/opt/sink.py"]])
+        #expect(config.targets[0].options == ["path": "/x"])
+    }
+
     @Test func sourceURLFallsBackToDatabaseURL() throws {
         let config = try loader.parse("targets:\n  - url: /b\n")
         #expect(config.source.url == "postgresql://env@h/db")

@@ -17,6 +17,9 @@ extension Lifeboat {
         @Option(help: "A label to find the backup by, e.g. before-migration.")
         var label: String?
 
+        @Flag(help: "Afterwards, delete the backups each target's retention lets go (see prune).")
+        var prune = false
+
         func validate() throws {
             if let label {
                 do { try BackupLabel.validate(label) } catch let error as LifeboatError {
@@ -28,9 +31,12 @@ extension Lifeboat {
         func run() async throws {
             try await global.perform {
                 let config = try global.loadConfig()
+                let targets = try config.backupTargets()
+                let locks = try global.lock(targets.map(\.sink), prune ? .prune : .write, for: "backup")
+                defer { locks.release() }
                 let engine = BackupEngine(
-                    source: try Lifeboat.registry.makeSource(config.source), targets: try config.backupTargets(),
-                    logger: global.logger)
+                    source: try Lifeboat.registry.makeSource(config.source), targets: targets,
+                    logger: global.logger, environment: config.environment)
                 let outcome = try await engine.run(label: label)
                 let manifest = outcome.manifest
                 global.logger.notice(
@@ -39,6 +45,12 @@ extension Lifeboat {
                                "bytes": "\(manifest.storedBytes)", "seconds": "\(manifest.durationSeconds)",
                                "targets": "\(manifest.targets.filter { $0.status == .complete }.map(\.name).joined(separator: ","))"])
                 print(manifest.id)
+                if prune {
+                    let pruner = Pruner(
+                        targets: zip(config.targets, targets).map { Pruner.Target(sink: $1.sink, policy: config.retention(of: $0)) },
+                        logger: global.logger)
+                    try await PruneRun.perform(pruner, dryRun: false, logger: global.logger, printing: false)
+                }
                 guard outcome.failures.isEmpty else {
                     for failure in outcome.failures {
                         let line = failure.error.split(whereSeparator: \.isNewline).joined(separator: " ")

@@ -29,9 +29,12 @@ extension Lifeboat {
             try await global.perform {
                 let config = try global.loadConfig()
                 let destination = try config.target(named: to)
+                let source = try Lifeboat.registry.makeSink(try config.target(named: from))
+                let sink = try Lifeboat.registry.makeSink(destination)
+                let locks = (try global.lock([source], .read, for: "copy"), try global.lock([sink], .write, for: "copy"))
+                defer { locks.0.release(); locks.1.release() }
                 let manifest = try await CopyEngine(
-                    from: try Lifeboat.registry.makeSink(try config.target(named: from)),
-                    to: try Lifeboat.registry.makeSink(destination), toRequired: destination.required,
+                    from: source, to: sink, toRequired: destination.required,
                     logger: global.logger
                 ).run(BackupSelector(backup), registry: Lifeboat.registry)
                 print("copied backup \(manifest.id) from target '\(from)' to target '\(to)': "

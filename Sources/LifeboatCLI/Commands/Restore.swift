@@ -59,6 +59,8 @@ extension Lifeboat {
             try await global.perform {
                 let config = try global.loadConfig()
                 let engine = try target.engine(config, global: global)
+                let locks = try global.lock(engine.sinks, .read, for: "restore")
+                defer { locks.release() }
                 let started = Date()
                 let selector = BackupSelector(backup)
                 guard clean || !tables.isEmpty || !schemas.isEmpty else {
@@ -66,11 +68,12 @@ extension Lifeboat {
                     RestoreOutput.print(report, into: engine.destination.location, started: started)
                     return
                 }
-                let safety = target.noSafetyBackup ? nil : try await config.safetyBackup(of: target.into, logger: global.logger)
+                let safety = target.noSafetyBackup ? nil : try await config.safetyBackup(of: target.into, global: global)
+                defer { safety?.lock.release() }
                 let report = clean
-                    ? try await engine.replace(selector, safety: safety, force: target.force)
+                    ? try await engine.replace(selector, safety: safety?.plan, force: target.force)
                     : try await engine.restoreTables(
-                        selector, tables: try tableNames(), schemas: Set(schemas), safety: safety)
+                        selector, tables: try tableNames(), schemas: Set(schemas), safety: safety?.plan)
                 RestoreOutput.print(report, into: engine.destination.location, started: started)
             }
         }
@@ -95,6 +98,8 @@ extension Lifeboat {
             try await global.perform {
                 let config = try global.loadConfig()
                 let engine = try target.engine(config, global: global)
+                let locks = try global.lock(engine.sinks, .read, for: "rollback")
+                defer { locks.release() }
                 guard let destination = engine.destination as? any ReplaceableDestination else {
                     throw LifeboatError(.configInvalid, "\(engine.destination.location) cannot be rolled back")
                 }
@@ -110,8 +115,9 @@ extension Lifeboat {
                             + "exists; restore --clean takes one before it replaces a database")
                 }
                 let started = Date()
-                let safety = target.noSafetyBackup ? nil : try await config.safetyBackup(of: target.into, logger: global.logger)
-                let report = try await engine.replace(.id(latest.manifest.id), safety: safety, force: target.force)
+                let safety = target.noSafetyBackup ? nil : try await config.safetyBackup(of: target.into, global: global)
+                defer { safety?.lock.release() }
+                let report = try await engine.replace(.id(latest.manifest.id), safety: safety?.plan, force: target.force)
                 RestoreOutput.print(report, into: destination.location, started: started)
             }
         }

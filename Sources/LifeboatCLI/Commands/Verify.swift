@@ -23,6 +23,8 @@ extension Lifeboat {
             try await global.perform {
                 let config = try global.loadConfig()
                 let sinks = try global.sinks(config, from: from)
+                let locks = try global.lock(sinks, .read, for: "verify")
+                defer { locks.release() }
                 let backup = try await Catalog(sinks: sinks, logger: global.logger).resolve(BackupSelector(backup))
                 let manifest = backup.manifest
                 var failures: [LifeboatError] = []

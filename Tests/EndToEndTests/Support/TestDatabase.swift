@@ -72,12 +72,19 @@ struct LifeboatRunner {
     let folder: URL
     let environment: [String: String?]
 
-    /// A runner with a new scratch folder; `DATABASE_URL` is `source` when given.
+    /// A runner with a new scratch folder, which also holds its lock files; `DATABASE_URL` is `source` when given,
+    /// and no environment is named (so no retention applies unless a test asks for it).
     init(source: String? = nil) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        environment = ["DATABASE_URL": source]
+        environment = [
+            "DATABASE_URL": source, "LIFEBOAT_STATE_DIR": folder.appendingPathComponent("state").path,
+            "LIFEBOAT_ENV": nil, "NODE_ENV": nil,
+        ]
     }
+
+    /// The folder holding the lock files of this runner's targets.
+    var locks: URL { folder.appendingPathComponent("state/locks") }
 
     /// The default target folder, `./backups`.
     var backups: URL { folder.appendingPathComponent("backups") }
