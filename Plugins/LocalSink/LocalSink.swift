@@ -84,6 +84,17 @@ public struct LocalSink: Sink {
         }
     }
 
+    /// Appends the line to `audit.jsonl` in the target folder, if the folder exists (a mistyped path is not
+    /// created just for that).
+    public func recordAudit(_ line: [UInt8]) async throws {
+        guard FileSystem.isDirectory(root) else { return }
+        let path = root + "/" + Self.auditLogName
+        try await BlockingWorker(name: "lifeboat-local-audit").run { try AuditLog.append(line, to: path) }
+    }
+
+    /// The target's copy of the audit log.
+    public static let auditLogName = "audit.jsonl"
+
     /// Removes a backup folder, the manifest first, so that a crash half-way leaves no folder that claims to be
     /// complete.
     static func removeBackupFolder(_ folder: String) {

@@ -78,6 +78,13 @@ public struct S3Sink: Sink {
         try await s3 { try await removeBackup(id) }
     }
 
+    /// Stores the line as its own object under `<prefix>audit/`, named by time so that a listing reads in order
+    /// (objects cannot be appended to).
+    public func recordAudit(_ line: [UInt8]) async throws {
+        let name = BackupID.make(Date()) + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16) + ".json"
+        try await s3 { try await client.putObject(client.settings.prefix + "audit/" + name, line, headers: [:]) }
+    }
+
     /// Deletes a backup's objects, the manifest first and on its own: no moment may show a manifest whose
     /// artifacts are gone.
     func removeBackup(_ id: String) async throws {

@@ -11,6 +11,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Log detail on stderr: trace, debug, info (progress), notice (summaries), warning, error.")
     var logLevel: Logger.Level = .notice
 
+    @Option(name: .customLong("operator"), help: "Who runs this, for the audit log (default: the OS user).")
+    var operatorName: String?
+
     /// A logger writing to stderr at the chosen level.
     var logger: Logger {
         var logger = Logger(label: "lifeboat") { _ in LineLogHandler() }

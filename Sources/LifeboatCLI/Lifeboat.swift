@@ -15,7 +15,9 @@ public struct Lifeboat: AsyncParsableCommand {
             130 interrupted (nothing partial is kept).
             """,
         version: LifeboatVersion.current,
-        subcommands: [Backup.self, List.self, Verify.self, Restore.self, Rollback.self, Copy.self, Prune.self])
+        subcommands: [
+            Backup.self, List.self, Verify.self, Restore.self, Rollback.self, Copy.self, Prune.self, Log.self,
+        ])
 
     public init() {}
 

@@ -7,12 +7,18 @@ public struct LifeboatConfig: Sendable, Equatable {
     /// What the database is, e.g. `production` (`environment:`, else `LIFEBOAT_ENV` or `NODE_ENV`): recorded in
     /// every manifest, and choosing the retention of targets that set none.
     public var environment: String?
+    /// Where every operation is recorded (`audit_log:` and `audit_retention:`).
+    public var auditLog: AuditLog
 
     /// Creates a configuration.
-    public init(source: SourceConfig, targets: [TargetConfig], environment: String? = nil) {
+    public init(
+        source: SourceConfig, targets: [TargetConfig], environment: String? = nil,
+        auditLog: AuditLog = AuditLog(path: StateFolder.path() + "/audit.jsonl")
+    ) {
         self.source = source
         self.targets = targets
         self.environment = environment
+        self.auditLog = auditLog
     }
 
     /// The retention a target follows: its own `retention:`, else its environment's default.

@@ -27,7 +27,7 @@ public struct ConfigLoader: Sendable {
             return withReplica(
                 LifeboatConfig(
                     source: SourceConfig(url: environment["DATABASE_URL"]), targets: [Self.defaultTarget],
-                    environment: try defaultEnvironment()))
+                    environment: try defaultEnvironment(), auditLog: AuditLog(path: defaultAuditPath)))
         }
         guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8)
         else {
@@ -67,9 +67,17 @@ public struct ConfigLoader: Sendable {
     /// Parses configuration text.
     public func parse(_ text: String) throws -> LifeboatConfig {
         let root = try Yams.load(yaml: text) ?? [String: Any]()
-        let top = try mapping(root, at: "the top level", keys: ["source", "targets", "environment"])
+        let top = try mapping(
+            root, at: "the top level", keys: ["source", "targets", "environment", "audit_log", "audit_retention"])
         let environmentName = try top["environment"].map { try string($0, at: "environment") } ?? defaultEnvironment()
         if let environmentName { try checkName(environmentName, at: "environment") }
+        let auditPath = try top["audit_log"].map { try string($0, at: "audit_log") } ?? defaultAuditPath
+        let auditRetention = try top["audit_retention"].map { value -> TimeInterval in
+            guard let seconds = RetentionPolicy.duration(try string(value, at: "audit_retention")) else {
+                throw LifeboatError(.configInvalid, "audit_retention must be a number and a unit: 12h, 30d, 8w or 1y")
+            }
+            return seconds
+        }
 
         let sourceMap = try top["source"].map { try mapping($0, at: "source", keys: ["url", "jobs", "pg_bin_dir"]) }
         let url = try sourceMap?["url"].map { try string($0, at: "source.url") } ?? environment["DATABASE_URL"]
@@ -114,11 +122,15 @@ public struct ConfigLoader: Sendable {
         }
         return LifeboatConfig(
             source: SourceConfig(url: url, jobs: jobs, pgBinDir: binDir),
-            targets: targets.isEmpty ? [Self.defaultTarget] : targets, environment: environmentName)
+            targets: targets.isEmpty ? [Self.defaultTarget] : targets, environment: environmentName,
+            auditLog: AuditLog(path: auditPath, retention: auditRetention ?? AuditLog.defaultRetention))
     }
 
     /// The keys every target takes; the others belong to its sink.
     private static let commonTargetKeys: Set = ["name", "url", "compression", "required", "buffer_mb", "retention"]
+
+    /// `audit.jsonl` in Lifeboat's state folder.
+    private var defaultAuditPath: String { StateFolder.path(environment: environment) + "/audit.jsonl" }
 
     /// `LIFEBOAT_ENV`, else `NODE_ENV`, else none.
     private func defaultEnvironment() throws -> String? {

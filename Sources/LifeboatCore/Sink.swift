@@ -36,6 +36,16 @@ public protocol Sink: Sendable {
     /// to be complete, then its artifacts.
     /// - Throws: ``LifeboatError`` with code `backupNotFound` when the sink has no complete backup `id`.
     func deleteBackup(id: String) async throws
+
+    /// Keeps a copy of one audit log line (``AuditEntry/line()``) on the target, beside the backups, so that the
+    /// trail survives the machine that ran Lifeboat. Optional: the default keeps none. A failure is reported as a
+    /// warning and never fails the operation.
+    func recordAudit(_ line: [UInt8]) async throws
+}
+
+extension Sink {
+    /// Keeps no audit trail on the target.
+    public func recordAudit(_ line: [UInt8]) async throws {}
 }
 
 /// Writes the artifacts of one backup, then commits its manifest.

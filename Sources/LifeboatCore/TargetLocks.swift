@@ -5,8 +5,8 @@ import Foundation
 import Glibc
 #endif
 
-/// Keeps Lifeboat runs on one machine from trampling a target. Each target has two locks, files in a folder of
-/// Lifeboat's (`LIFEBOAT_STATE_DIR`, else `$XDG_STATE_HOME/lifeboat`, else `~/.local/state/lifeboat`):
+/// Keeps Lifeboat runs on one machine from trampling a target. Each target has two locks, files in
+/// `locks/` of the ``StateFolder``:
 ///
 /// - backups and copies into the target hold its *write* lock alone: two backups never run at once;
 /// - restores, verifies and copies out of it share its *read* lock;
@@ -43,7 +43,7 @@ public final class TargetLocks: @unchecked Sendable {
     ///   - directory: Where lock files live; `nil` for the default.
     /// - Throws: ``LifeboatError`` with code `targetInUse` naming the run that holds a lock, or `io`.
     public init(sinks: [any Sink], mode: Mode, operation: String, directory: String? = nil) throws {
-        let folder = try directory ?? Self.defaultDirectory()
+        let folder = directory ?? StateFolder.path() + "/locks"
         try Self.makeFolder(folder)
         var held: [Int32] = [], records: [Int32] = [], stale: [String] = []
         do {
@@ -84,14 +84,6 @@ public final class TargetLocks: @unchecked Sendable {
         released = true
         for fd in records { _ = ftruncate(fd, 0) }
         for fd in held { close(fd) }
-    }
-
-    /// The default lock folder.
-    static func defaultDirectory() throws -> String {
-        let environment = ProcessInfo.processInfo.environment
-        if let folder = environment["LIFEBOAT_STATE_DIR"], !folder.isEmpty { return folder + "/locks" }
-        if let state = environment["XDG_STATE_HOME"], !state.isEmpty { return state + "/lifeboat/locks" }
-        return FileManager.default.homeDirectoryForCurrentUser.path + "/.local/state/lifeboat/locks"
     }
 
     /// A file name for a target: a hash of its location (which never holds a secret).

@@ -161,7 +161,7 @@ struct BadInputTests {
         expectOneLineFailure(result, code: 1, mentioning: "copying table public.guarded failed")
         #expect(result.stderr.contains("row-level security"))
         let folders = (try? FileManager.default.contentsOfDirectory(atPath: lifeboat.backups.path)) ?? []
-        #expect(folders.isEmpty, "a failed backup leaves nothing behind: \(folders)")
+        #expect(folders == ["audit.jsonl"], "a failed backup leaves nothing but its audit entry: \(folders)")
     }
 
     @Test func targetFolderNotWritable() throws {

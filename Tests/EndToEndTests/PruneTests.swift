@@ -24,8 +24,9 @@ struct PruneTests {
         try JSONSerialization.data(withJSONObject: manifest).write(to: file)
     }
 
+    /// The backup folders in a target folder (leaving out its audit log).
     func ids(_ folder: URL) throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0 != "audit.jsonl" }.sorted()
     }
 
     @Test func pruneDeletesWhatRetentionLetsGoAndKeepsPinnedAndNewest() throws {

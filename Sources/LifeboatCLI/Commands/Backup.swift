@@ -29,9 +29,9 @@ extension Lifeboat {
         }
 
         func run() async throws {
-            try await global.perform {
-                let config = try global.loadConfig()
+            try await global.perform(audit: "backup") { config, trail in
                 let targets = try config.backupTargets()
+                trail.sinks = targets.map(\.sink)
                 let locks = try global.lock(targets.map(\.sink), prune ? .prune : .write, for: "backup")
                 defer { locks.release() }
                 let engine = BackupEngine(
@@ -39,6 +39,7 @@ extension Lifeboat {
                     logger: global.logger, environment: config.environment)
                 let outcome = try await engine.run(label: label)
                 let manifest = outcome.manifest
+                trail.record(manifest)
                 global.logger.notice(
                     "backup \(manifest.id) complete",
                     metadata: ["tables": "\(manifest.artifacts.count - 1)", "rows": "\(manifest.totalRows)",
@@ -49,7 +50,7 @@ extension Lifeboat {
                     let pruner = Pruner(
                         targets: zip(config.targets, targets).map { Pruner.Target(sink: $1.sink, policy: config.retention(of: $0)) },
                         logger: global.logger)
-                    try await PruneRun.perform(pruner, dryRun: false, logger: global.logger, printing: false)
+                    try await PruneRun.perform(pruner, dryRun: false, logger: global.logger, trail: trail, printing: false)
                 }
                 guard outcome.failures.isEmpty else {
                     for failure in outcome.failures {

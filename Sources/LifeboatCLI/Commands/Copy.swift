@@ -26,17 +26,18 @@ extension Lifeboat {
         }
 
         func run() async throws {
-            try await global.perform {
-                let config = try global.loadConfig()
+            try await global.perform(audit: "copy") { config, trail in
                 let destination = try config.target(named: to)
                 let source = try Lifeboat.registry.makeSink(try config.target(named: from))
                 let sink = try Lifeboat.registry.makeSink(destination)
                 let locks = (try global.lock([source], .read, for: "copy"), try global.lock([sink], .write, for: "copy"))
                 defer { locks.0.release(); locks.1.release() }
+                trail.sinks = [source, sink]
                 let manifest = try await CopyEngine(
                     from: source, to: sink, toRequired: destination.required,
                     logger: global.logger
                 ).run(BackupSelector(backup), registry: Lifeboat.registry)
+                trail.record(manifest)
                 print("copied backup \(manifest.id) from target '\(from)' to target '\(to)': "
                     + "\(manifest.artifacts.count) artifacts, \(ByteCount.format(manifest.storedBytes)) verified")
             }

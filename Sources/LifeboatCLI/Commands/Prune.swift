@@ -23,15 +23,18 @@ extension Lifeboat {
         var from: String?
 
         func run() async throws {
-            try await global.perform {
-                let config = try global.loadConfig()
+            try await global.perform(audit: dryRun ? "prune --dry-run" : "prune") { config, trail in
                 let targets = try from.map { [try config.target(named: $0)] } ?? config.targets
                 let pruner = Pruner(
                     targets: try targets.map { Pruner.Target(sink: try Lifeboat.registry.makeSink($0), policy: config.retention(of: $0)) },
                     logger: global.logger)
+                trail.sinks = pruner.targets.map(\.sink)
                 let locks = try global.lock(pruner.targets.map(\.sink), dryRun ? .read : .prune, for: "prune")
                 defer { locks.release() }
-                try await PruneRun.perform(pruner, dryRun: dryRun, logger: global.logger)
+                try await PruneRun.perform(pruner, dryRun: dryRun, logger: global.logger, trail: trail)
+                guard !dryRun else { return }
+                let trimmed = try config.auditLog.trim()
+                if trimmed > 0 { global.logger.notice("dropped \(trimmed) audit log entries older than audit_retention") }
             }
         }
     }
@@ -40,7 +43,9 @@ extension Lifeboat {
 /// Plans and applies a prune, printing the plan; shared by `prune` and `backup --prune`.
 enum PruneRun {
     /// - Parameter printing: Whether the plan goes to stdout (`backup` keeps stdout for the new id).
-    static func perform(_ pruner: Pruner, dryRun: Bool, logger: Logger, printing: Bool = true) async throws {
+    static func perform(
+        _ pruner: Pruner, dryRun: Bool, logger: Logger, trail: AuditTrail, printing: Bool = true
+    ) async throws {
         let plans = try await pruner.plan()
         guard !plans.isEmpty else {
             logger.notice("no target has a retention policy that deletes anything; set retention: on a target")
@@ -57,6 +62,7 @@ enum PruneRun {
         }
         guard !dryRun else { return }
         let report = await pruner.apply(plans)
+        trail.deleted = report.deleted.map { "\($0.target):\($0.id)" }
         for plan in plans {
             let deleted = report.deleted.filter { $0.target == plan.sink.name }.count
             logger.notice("pruned \(deleted) backup\(deleted == 1 ? "" : "s") from target '\(plan.sink.name)'")

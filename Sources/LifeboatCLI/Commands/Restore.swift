@@ -56,15 +56,16 @@ extension Lifeboat {
         }
 
         func run() async throws {
-            try await global.perform {
-                let config = try global.loadConfig()
+            try await global.perform(audit: "restore") { config, trail in
                 let engine = try target.engine(config, global: global)
+                trail.sinks = engine.sinks
                 let locks = try global.lock(engine.sinks, .read, for: "restore")
                 defer { locks.release() }
                 let started = Date()
                 let selector = BackupSelector(backup)
                 guard clean || !tables.isEmpty || !schemas.isEmpty else {
                     let report = try await engine.run(selector)
+                    trail.record(report.manifest)
                     RestoreOutput.print(report, into: engine.destination.location, started: started)
                     return
                 }
@@ -74,6 +75,7 @@ extension Lifeboat {
                     ? try await engine.replace(selector, safety: safety?.plan, force: target.force)
                     : try await engine.restoreTables(
                         selector, tables: try tableNames(), schemas: Set(schemas), safety: safety?.plan)
+                trail.record(report.restore.manifest)
                 RestoreOutput.print(report, into: engine.destination.location, started: started)
             }
         }
@@ -95,9 +97,9 @@ extension Lifeboat {
         func validate() throws { try target.validate() }
 
         func run() async throws {
-            try await global.perform {
-                let config = try global.loadConfig()
+            try await global.perform(audit: "rollback") { config, trail in
                 let engine = try target.engine(config, global: global)
+                trail.sinks = engine.sinks
                 let locks = try global.lock(engine.sinks, .read, for: "rollback")
                 defer { locks.release() }
                 guard let destination = engine.destination as? any ReplaceableDestination else {
@@ -118,6 +120,7 @@ extension Lifeboat {
                 let safety = target.noSafetyBackup ? nil : try await config.safetyBackup(of: target.into, global: global)
                 defer { safety?.lock.release() }
                 let report = try await engine.replace(.id(latest.manifest.id), safety: safety?.plan, force: target.force)
+                trail.record(report.restore.manifest)
                 RestoreOutput.print(report, into: destination.location, started: started)
             }
         }

@@ -20,13 +20,14 @@ extension Lifeboat {
         var from: String?
 
         func run() async throws {
-            try await global.perform {
-                let config = try global.loadConfig()
+            try await global.perform(audit: "verify") { config, trail in
                 let sinks = try global.sinks(config, from: from)
+                trail.sinks = sinks
                 let locks = try global.lock(sinks, .read, for: "verify")
                 defer { locks.release() }
                 let backup = try await Catalog(sinks: sinks, logger: global.logger).resolve(BackupSelector(backup))
                 let manifest = backup.manifest
+                trail.record(manifest)
                 var failures: [LifeboatError] = []
                 for sink in sinks {
                     if let copy = backup.copies.first(where: { $0.sink.name == sink.name }) {
