@@ -64,6 +64,7 @@ extension GlobalOptions {
             logger.warning("the audit log was not written: \((error as? LifeboatError)?.message ?? "\(error)")")
         }
         guard let line = try? entry.line() else { return }
+        await runHook(status == "success" ? config.hooks.onSuccess : config.hooks.onFailure, entry, line: line)
         for sink in trail.sinks {
             // Not cancelled with the command: an interrupted operation is recorded too.
             let result = await Task { try await sink.recordAudit(line) }.result
@@ -73,6 +74,37 @@ extension GlobalOptions {
                     level: status == "failed" ? .info : .warning,
                     "target '\(sink.name)' did not keep the audit entry: \((error as? LifeboatError)?.message ?? "\(error)")")
             }
+        }
+    }
+
+    /// Runs a hook command with `/bin/sh -c`, the entry in `LIFEBOAT_*` variables, for at most a minute. A
+    /// failing hook is a warning: it never changes the operation's outcome.
+    private func runHook(_ command: String?, _ entry: AuditEntry, line: [UInt8]) async {
+        guard let command else { return }
+        let environment = [
+            "LIFEBOAT_OPERATION": entry.operation, "LIFEBOAT_STATUS": entry.status,
+            "LIFEBOAT_BACKUP_ID": entry.backupID ?? "", "LIFEBOAT_LABEL": entry.label ?? "",
+            "LIFEBOAT_TARGETS": entry.targets.joined(separator: ","), "LIFEBOAT_ERROR": entry.error ?? "",
+            "LIFEBOAT_ENVIRONMENT": entry.environment ?? "",
+            "LIFEBOAT_AUDIT_LINE": String(decoding: line.dropLast(), as: UTF8.self),
+        ]
+        // Not cancelled with the command: an interrupted operation is reported too.
+        let outcome = await Task { () -> ChildProcess.Status? in
+            guard let hook = try? ChildProcess(
+                executable: "/bin/sh", arguments: ["-c", command], environment: environment, output: .discard,
+                ownProcessGroup: true)
+            else { return nil }
+            let deadline = Task {
+                try await Task.sleep(for: .seconds(60))
+                hook.terminate()
+            }
+            defer { deadline.cancel() }
+            return await hook.wait()
+        }.value
+        guard let outcome, outcome.succeeded else {
+            let detail = outcome.map { "exit code \($0.code)\($0.errorOutput.isEmpty ? "" : ": \($0.errorOutput)")" } ?? "cannot start /bin/sh"
+            logger.warning("the \(entry.status == "success" ? "on_success" : "on_failure") hook failed (\(detail))")
+            return
         }
     }
 

@@ -16,7 +16,7 @@ public struct Lifeboat: AsyncParsableCommand {
             """,
         version: LifeboatVersion.current,
         subcommands: [
-            Backup.self, List.self, Verify.self, Restore.self, Rollback.self, Copy.self, Prune.self, Log.self,
+            Backup.self, List.self, Verify.self, Restore.self, Rollback.self, Copy.self, Prune.self, Status.self, Log.self,
         ])
 
     public init() {}

@@ -81,14 +81,26 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     public func line() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(Self.timeStyle))
+        }
         return Array(try encoder.encode(self)) + [UInt8(ascii: "\n")]
     }
+
+    /// UTC, to the millisecond: `2025-01-03T14:31:03.250Z`.
+    private static let timeStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     /// Reads a line; `nil` when it is not an entry.
     public static func parse(_ line: Substring) -> AuditEntry? {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = (try? Date(text, strategy: Self.timeStyle)) ?? (try? Date(text, strategy: .iso8601)) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad time"))
+            }
+            return date
+        }
         return try? decoder.decode(AuditEntry.self, from: Data(line.utf8))
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Lifeboat's configuration: one source and the targets backups go to.
 public struct LifeboatConfig: Sendable, Equatable {
     /// The database to back up.
@@ -9,6 +11,12 @@ public struct LifeboatConfig: Sendable, Equatable {
     public var environment: String?
     /// Where every operation is recorded (`audit_log:` and `audit_retention:`).
     public var auditLog: AuditLog
+    /// How old a target's newest backup may be before `status` fails (`max_backup_age:`, default 26 hours: a
+    /// daily backup and some slack).
+    public var maxBackupAge: TimeInterval = 26 * 3_600
+    /// Shell commands run after each audited operation (`hooks: {on_success: ..., on_failure: ...}`), e.g. a
+    /// `curl` to a webhook.
+    public var hooks = Hooks()
 
     /// Creates a configuration.
     public init(
@@ -24,6 +32,20 @@ public struct LifeboatConfig: Sendable, Equatable {
     /// The retention a target follows: its own `retention:`, else its environment's default.
     public func retention(of target: TargetConfig) -> RetentionPolicy {
         target.retention ?? RetentionPolicy.defaultPolicy(environment: environment ?? "")
+    }
+}
+
+/// Commands run after an operation, with what happened in `LIFEBOAT_*` environment variables.
+public struct Hooks: Sendable, Equatable {
+    /// Run after an operation succeeded.
+    public var onSuccess: String?
+    /// Run after an operation failed, or a backup missed an optional target.
+    public var onFailure: String?
+
+    /// Creates hooks.
+    public init(onSuccess: String? = nil, onFailure: String? = nil) {
+        self.onSuccess = onSuccess
+        self.onFailure = onFailure
     }
 }
 

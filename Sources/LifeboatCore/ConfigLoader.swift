@@ -68,15 +68,19 @@ public struct ConfigLoader: Sendable {
     public func parse(_ text: String) throws -> LifeboatConfig {
         let root = try Yams.load(yaml: text) ?? [String: Any]()
         let top = try mapping(
-            root, at: "the top level", keys: ["source", "targets", "environment", "audit_log", "audit_retention"])
+            root, at: "the top level", keys: [
+                "source", "targets", "environment", "audit_log", "audit_retention", "max_backup_age", "hooks",
+            ])
         let environmentName = try top["environment"].map { try string($0, at: "environment") } ?? defaultEnvironment()
         if let environmentName { try checkName(environmentName, at: "environment") }
         let auditPath = try top["audit_log"].map { try string($0, at: "audit_log") } ?? defaultAuditPath
-        let auditRetention = try top["audit_retention"].map { value -> TimeInterval in
-            guard let seconds = RetentionPolicy.duration(try string(value, at: "audit_retention")) else {
-                throw LifeboatError(.configInvalid, "audit_retention must be a number and a unit: 12h, 30d, 8w or 1y")
-            }
-            return seconds
+        let auditRetention = try top["audit_retention"].map { try duration($0, at: "audit_retention") }
+        let maxBackupAge = try top["max_backup_age"].map { try duration($0, at: "max_backup_age") }
+        let hooks = try top["hooks"].map { value -> Hooks in
+            let map = try mapping(value, at: "hooks", keys: ["on_success", "on_failure"])
+            return Hooks(
+                onSuccess: try map["on_success"].map { try string($0, at: "hooks.on_success") },
+                onFailure: try map["on_failure"].map { try string($0, at: "hooks.on_failure") })
         }
 
         let sourceMap = try top["source"].map { try mapping($0, at: "source", keys: ["url", "jobs", "pg_bin_dir"]) }
@@ -120,14 +124,25 @@ public struct ConfigLoader: Sendable {
                         listOptions: listOptions, retention: retention))
             }
         }
-        return LifeboatConfig(
+        var config = LifeboatConfig(
             source: SourceConfig(url: url, jobs: jobs, pgBinDir: binDir),
             targets: targets.isEmpty ? [Self.defaultTarget] : targets, environment: environmentName,
             auditLog: AuditLog(path: auditPath, retention: auditRetention ?? AuditLog.defaultRetention))
+        if let maxBackupAge { config.maxBackupAge = maxBackupAge }
+        if let hooks { config.hooks = hooks }
+        return config
     }
 
     /// The keys every target takes; the others belong to its sink.
     private static let commonTargetKeys: Set = ["name", "url", "compression", "required", "buffer_mb", "retention"]
+
+    /// `12h`, `30d`, `8w` or `1y`, in seconds.
+    private func duration(_ value: Any, at place: String) throws -> TimeInterval {
+        guard let seconds = RetentionPolicy.duration(try string(value, at: place)) else {
+            throw LifeboatError(.configInvalid, "\(place) must be a number and a unit: 12h, 30d, 8w or 1y")
+        }
+        return seconds
+    }
 
     /// `audit.jsonl` in Lifeboat's state folder.
     private var defaultAuditPath: String { StateFolder.path(environment: environment) + "/audit.jsonl" }
@@ -147,12 +162,7 @@ public struct ConfigLoader: Sendable {
         func count(_ key: String) throws -> Int? {
             try map[key].map { try integer($0, at: "\(place).\(key)", in: 1...100_000) }
         }
-        let maxAge = try map["max_age"].map { value -> TimeInterval in
-            guard let seconds = RetentionPolicy.duration(try string(value, at: "\(place).max_age")) else {
-                throw LifeboatError(.configInvalid, "\(place).max_age must be a number and a unit: 12h, 30d, 8w or 1y")
-            }
-            return seconds
-        }
+        let maxAge = try map["max_age"].map { try duration($0, at: "\(place).max_age") }
         let pin = try map["pin"].map { value -> [String] in
             guard let list = value as? [Any] else { throw LifeboatError(.configInvalid, "\(place).pin must be a list of label patterns") }
             return try list.enumerated().map { try string($1, at: "\(place).pin[\($0)]") }

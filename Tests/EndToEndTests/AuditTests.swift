@@ -64,6 +64,25 @@ struct AuditTests {
         #expect(table.stdout.contains("restore") && !table.stdout.contains("verify"), "\(table.stdout)")
     }
 
+    @Test func hooksRunAfterSuccessAndFailureWithWhatHappened() throws {
+        let source = try TestDatabase.create("audit_hooks")
+        try source.execute(Fixtures.small)
+        let lifeboat = try LifeboatRunner(source: source.url)
+        defer { lifeboat.cleanUp() }
+        try lifeboat.writeConfig(#"""
+            hooks:
+              on_success: 'echo "ok $LIFEBOAT_OPERATION $LIFEBOAT_BACKUP_ID $LIFEBOAT_TARGETS" >> hooks.log'
+              on_failure: 'echo "alert $LIFEBOAT_OPERATION $LIFEBOAT_STATUS: $LIFEBOAT_ERROR" >> hooks.log; exit 7'
+            """#)
+        let id = try lifeboat.backup()
+        let missing = try lifeboat.run(["verify", "no-such-label"])
+        #expect(missing.status == 66)
+        #expect(missing.stderr.contains("the on_failure hook failed (exit code 7)"), "\(missing.stderr)")
+        let log = try String(contentsOf: lifeboat.folder.appendingPathComponent("hooks.log"), encoding: .utf8)
+        #expect(log == "ok backup \(id) primary\nalert verify failed: no complete backup matches label 'no-such-label' "
+            + "on target 'primary' (\(lifeboat.backups.path)); run 'lifeboat list' to see the backups\n", "\(log)")
+    }
+
     @Test func aFailureIsRecordedWithoutSecretsAndPartialRunsSaySo() throws {
         let lifeboat = try LifeboatRunner(source: "postgresql://app:hunter2-secret@127.0.0.1:1/app")
         defer { lifeboat.cleanUp() }
