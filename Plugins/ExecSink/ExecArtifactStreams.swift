@@ -1,12 +1,15 @@
 import LifeboatCore
 
-/// Streams one artifact into `program put ID NAME` and checks the size and SHA-256 it reports having stored.
+/// Streams one artifact into `program put ID NAME` and checks the size and SHA-256 it reports having stored. Each
+/// chunk, and the reply after the last, must come within the program's timeout.
 final class ExecArtifactWriter: ArtifactWriter, @unchecked Sendable {
+    /// The most a `put` may print on stdout: its reply is one short line.
+    static let replyLimit = 64 << 10
     private let program: ExecProgram
     private let name: String
     private let child: ChildProcess
     /// The program's stdout, read all along so that a chatty program cannot block on a full pipe.
-    private let reply: Task<[UInt8], any Error>
+    private let reply: Task<[UInt8]?, any Error>
     // Touched by one caller at a time: the engine awaits each write before the next.
     private var sent = StreamDigest()
 
@@ -15,13 +18,14 @@ final class ExecArtifactWriter: ArtifactWriter, @unchecked Sendable {
         self.name = name
         let child = try program.start("put", [backupID, name], input: true)
         self.child = child
-        reply = Task { try await ExecProgram.readAll(child) }
+        reply = Task { try await ExecProgram.readAll(child, limit: ExecArtifactWriter.replyLimit) }
     }
 
     func write(_ chunk: [UInt8]) async throws {
         sent.update(chunk)
+        let child = self.child
         do {
-            try await child.writeInput(chunk)
+            try await program.guarded("put", child) { try await child.writeInput(chunk) }
         } catch let error as LifeboatError where error.code == .io {
             // The program stopped reading: its exit says why.
             await child.closeInput()
@@ -33,36 +37,29 @@ final class ExecArtifactWriter: ArtifactWriter, @unchecked Sendable {
     }
 
     func commit() async throws {
-        await child.closeInput()
-        let output = try await reply.value
-        guard case .done = try program.reply(to: "put", await child.wait(), output: output) else {
+        let child = self.child, reply = self.reply
+        let (output, status) = try await program.guarded("put", child) {
+            await child.closeInput()
+            return (try await reply.value, await child.wait())
+        }
+        guard let output else { throw program.violation("put", "printed more than 64 KiB on stdout") }
+        guard case .done = try program.reply(to: "put", status, output: output) else {
             throw program.violation("put", "exited with code \(ExecProgram.absentExitCode)")
         }
-        let line = String(decoding: output, as: UTF8.self).split(whereSeparator: \.isNewline).first ?? ""
-        let words = line.split(separator: " ").map(String.init)
-        guard words.count == 2, let size = Int(words[0]) else {
-            throw program.violation("put", "printed '\(line.prefix(100))', not '<size> <sha256>' of what it stored")
-        }
-        let expected = sent.hexDigest()
-        guard size == sent.byteCount, words[1].lowercased() == expected else {
-            throw LifeboatError(
-                .checksumMismatch,
-                "target '\(program.target)': the program stored \(size) bytes with SHA-256 \(words[1].prefix(16))… "
-                    + "for \(name), but Lifeboat sent \(sent.byteCount) bytes with SHA-256 \(expected.prefix(16))…; "
-                    + "the program loses or changes bytes")
-        }
+        try program.checkStored("put", reply: output, name: name, sent: sent)
     }
 
-    /// Stops the program (a killed `put` must leave no artifact) and reaps it.
+    /// Stops the program's process group (a stopped `put` must leave no artifact) and reaps it.
     func abort() async {
-        child.terminate()
+        ExecProgram.stop(child)
         await child.closeInput()
         reply.cancel()
         _ = await child.wait()
     }
 }
 
-/// Streams one artifact out of `program get ID NAME`; the program's failure after its last byte is an error.
+/// Streams one artifact out of `program get ID NAME`; each chunk must come within the program's timeout, and the
+/// program's failure after its last byte is an error.
 final class ExecArtifactReader: ArtifactReader, @unchecked Sendable {
     private let program: ExecProgram
     private let child: ChildProcess
@@ -83,9 +80,9 @@ final class ExecArtifactReader: ArtifactReader, @unchecked Sendable {
         let child = try program.start("get", [backupID, name], input: false)
         let first: [UInt8]?
         do {
-            first = try await child.readOutput()
+            first = try await program.guarded("get", child) { try await child.readOutput() }
         } catch {
-            child.terminate()
+            ExecProgram.stop(child)
             _ = await child.wait()
             throw error
         }
@@ -98,7 +95,10 @@ final class ExecArtifactReader: ArtifactReader, @unchecked Sendable {
             first = nil
             return chunk
         }
-        if !finished, let chunk = try await child.readOutput() { return chunk }
+        let child = self.child
+        if !finished, let chunk = try await program.guarded("get", child, { try await child.readOutput() }) {
+            return chunk
+        }
         finished = true
         let status = await child.wait()
         guard status.succeeded else {
@@ -108,7 +108,7 @@ final class ExecArtifactReader: ArtifactReader, @unchecked Sendable {
     }
 
     func close() async {
-        child.terminate()
+        ExecProgram.stop(child)
         _ = await child.wait()
     }
 }

@@ -20,7 +20,8 @@ struct ExecProgram: Sendable {
     let environment: [String: String]
     /// Option values that must never appear in a message.
     let secrets: [String]
-    /// How long a run that moves no artifact (every verb but `put` and `get`) may take.
+    /// How long the program may keep Lifeboat waiting: for a verb's answer, and in `put` and `get` for each chunk
+    /// and for the reply after the last one.
     let timeout: Duration
     /// The answer to `hello`, asked once.
     let handshake = Handshake()
@@ -34,31 +35,69 @@ struct ExecProgram: Sendable {
     }
 
     /// Runs `verb`, feeding it `input` if given, and waits for its exit within ``timeout``.
+    /// - Parameter limit: The most stdout bytes the answer may have.
     /// - Throws: ``LifeboatError`` when the program fails, crashes, times out, or does not speak the protocol.
-    func call(_ verb: String, _ operands: [String] = [], input: [UInt8]? = nil) async throws -> Reply {
+    func call(_ verb: String, _ operands: [String] = [], input: [UInt8]? = nil, limit: Int = 64 << 20) async throws
+        -> Reply
+    {
         if verb != "hello" { try await handshake.check(self) }
         let child = try start(verb, operands, input: input != nil)
-        let watchdog = Watchdog(after: timeout) { child.terminate() }
-        defer { _ = watchdog.stop() }
-        let output = try await withTaskCancellationHandler {
-            async let output = Self.readAll(child)
+        let (output, status) = try await guarded(verb, child) {
+            async let output = Self.readAll(child, limit: limit)
             if let input {
                 try? await child.writeInput(input)
                 await child.closeInput()
             }
-            return try await output
-        } onCancel: {
-            child.terminate()
+            let bytes = try await output
+            return (bytes, await child.wait())
         }
-        let status = await child.wait()
-        if watchdog.stop() && !status.succeeded && status.code != Self.absentExitCode {
+        guard let output else { throw violation(verb, "printed more than \(limit >> 10) KiB on stdout") }
+        return try reply(to: verb, status, output: output)
+    }
+
+    /// Waits for `body`, but no longer than ``timeout``, and not past the task's cancellation: either stops the
+    /// program's process group (``stop(_:)``).
+    /// - Throws: ``LifeboatError`` when the time ran out (whatever the program then did), or what `body` throws.
+    func guarded<T>(_ verb: String, _ child: ChildProcess, _ body: () async throws -> T) async throws -> T {
+        let watchdog = Watchdog(after: timeout) { [weak child] in child.map(Self.stop) }
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await withTaskCancellationHandler(operation: body) { [weak child] in child.map(Self.stop) })
+        } catch {
+            result = .failure(error)
+        }
+        if watchdog.stop() {
             throw LifeboatError(
                 .targetUnwritable,
-                "target '\(target)': \(describe(verb)) gave no answer within \(timeout.components.seconds) s and was "
-                    + "stopped; fix the program or raise timeout_seconds")
+                "target '\(target)': \(describe(verb)) kept Lifeboat waiting over \(timeout.components.seconds) s and "
+                    + "was stopped; fix the program, or raise timeout_seconds for a slow store")
         }
         try Task.checkCancellation()
-        return try reply(to: verb, status, output: output)
+        return try result.get()
+    }
+
+    /// Stops a program: `SIGTERM` to its process group, and `SIGKILL` five seconds later if it is still there.
+    static func stop(_ child: ChildProcess) {
+        child.terminate()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 5) { [weak child] in child?.terminate(force: true) }
+    }
+
+    /// Checks a `SIZE SHA256` reply (of `put` and `commit`) against what Lifeboat sent.
+    /// - Throws: ``LifeboatError`` when the reply is missing or differs.
+    func checkStored(_ verb: String, reply output: [UInt8], name: String, sent: StreamDigest) throws {
+        let lines = String(decoding: output, as: UTF8.self).split(whereSeparator: \.isNewline)
+        let words = (lines.last { !$0.allSatisfy(\.isWhitespace) } ?? "").split(separator: " ").map(String.init)
+        guard words.count == 2, let size = Int(words[0]) else {
+            throw violation(verb, "did not end its output with '<size> <sha256>' of what it received and stored")
+        }
+        let expected = sent.hexDigest()
+        guard size == sent.byteCount, words[1].lowercased() == expected else {
+            throw LifeboatError(
+                .checksumMismatch,
+                "target '\(target)': the program stored \(size) bytes with SHA-256 \(Self.printable(words[1].prefix(16)))… "
+                    + "for \(name), but Lifeboat sent \(sent.byteCount) bytes with SHA-256 \(expected.prefix(16))…; "
+                    + "the program loses or changes bytes")
+        }
     }
 
     /// Starts `verb` without waiting: for `put` and `get`, whose bytes stream.
@@ -92,7 +131,13 @@ struct ExecProgram: Sendable {
     func violation(_ verb: String, _ problem: String) -> LifeboatError {
         LifeboatError(
             .targetUnwritable,
-            "target '\(target)': \(describe(verb)) \(redacted(problem)); see docs/plugins.md for the exec protocol")
+            "target '\(target)': \(describe(verb)) \(Self.printable(redacted(problem))); see docs/plugins.md for the "
+                + "exec protocol")
+    }
+
+    /// `text` without control characters, for one-line messages.
+    static func printable<S: StringProtocol>(_ text: S) -> String {
+        String(String(text).unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) })
     }
 
     /// `'/path/to/program put'`, for messages.
@@ -103,10 +148,13 @@ struct ExecProgram: Sendable {
         secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
     }
 
-    /// Everything the child writes to stdout, until it closes it.
-    static func readAll(_ child: ChildProcess) async throws -> [UInt8] {
-        var output: [UInt8] = []
-        while let chunk = try await child.readOutput() { output += chunk }
+    /// What the child writes to stdout until it closes it; `nil` when that is more than `limit` bytes (the rest
+    /// is read and dropped, so that the child never blocks on a full pipe).
+    static func readAll(_ child: ChildProcess, limit: Int) async throws -> [UInt8]? {
+        var output: [UInt8]? = []
+        while let chunk = try await child.readOutput() {
+            if let kept = output { output = kept.count + chunk.count <= limit ? kept + chunk : nil }
+        }
         return output
     }
 }
@@ -117,18 +165,25 @@ actor Handshake {
 
     /// Throws unless the program speaks ``ExecProgram/protocolVersion``.
     func check(_ program: ExecProgram) async throws {
-        if answer == nil { answer = Task { try await Self.ask(program) } }
-        try await answer!.value
+        let pending = answer ?? Task { try await Self.ask(program) }
+        answer = pending
+        do {
+            try await pending.value
+        } catch {
+            answer = nil  // a program fixed in the meantime is asked again
+            throw error
+        }
     }
 
     private static func ask(_ program: ExecProgram) async throws {
-        guard case .done(let output) = try await program.call("hello") else {
+        guard case .done(let output) = try await program.call("hello", limit: 64 << 10) else {
             throw program.violation("hello", "exited with code \(ExecProgram.absentExitCode)")
         }
         let line = String(decoding: output, as: UTF8.self).split(whereSeparator: \.isNewline).first ?? ""
         let words = line.split(separator: " ")
         guard words.first == "lifeboat-exec-protocol", words.count > 1 else {
-            throw program.violation("hello", "printed '\(line.prefix(80))', not 'lifeboat-exec-protocol 1'")
+            throw program.violation(
+                "hello", "printed '\(ExecProgram.printable(line.prefix(80)))', not 'lifeboat-exec-protocol 1'")
         }
         let versions = words.dropFirst().compactMap { Int($0) }
         guard versions.contains(ExecProgram.protocolVersion) else {

@@ -16,7 +16,10 @@ public struct ExecSink: Sink {
     /// - Throws: ``LifeboatError`` with code `configInvalid` when the program is not given or not executable.
     public init(target: TargetConfig) throws {
         name = target.name
-        try target.checkOptions(known: Set(target.options.keys).union(["command"]))
+        try target.checkOptions(known: Set(target.options.keys).union(["command"]), lists: ["command"])
+        guard target.options["command"] == nil else {
+            throw LifeboatError(.configInvalid, "target '\(name)': command must be a list, e.g. [python3, /opt/sink.py]")
+        }
         let command = try Self.command(of: target)
         var environment = [
             "LIFEBOAT_PROTOCOL": String(ExecProgram.protocolVersion), "LIFEBOAT_TARGET": target.name,
@@ -45,8 +48,8 @@ public struct ExecSink: Sink {
             target: name, command: command, environment: environment, secrets: secrets, timeout: .seconds(timeout))
     }
 
-    /// `exec://` followed by the program's path; its arguments may hold secrets, so they are left out.
-    public var location: String { "exec://" + program.command[0] }
+    /// `exec://` followed by the program's path and arguments (which hold no secret: settings go in variables).
+    public var location: String { "exec://" + program.command.joined(separator: " ") }
 
     public func beginBackup(id: String) async throws -> (any BackupWriter)? {
         switch try await program.call("begin", [id]) {
@@ -139,9 +142,13 @@ struct ExecBackupWriter: BackupWriter {
     }
 
     func commit(manifest: [UInt8]) async throws {
-        guard case .done = try await program.call("commit", [id], input: manifest) else {
+        let reply = try await program.call("commit", [id], input: manifest, limit: ExecArtifactWriter.replyLimit)
+        guard case .done(let output) = reply else {
             throw program.violation("commit", "exited with code \(ExecProgram.absentExitCode)")
         }
+        var sent = StreamDigest()
+        sent.update(manifest)
+        try program.checkStored("commit", reply: output, name: "the manifest", sent: sent)
     }
 
     /// Asks the program to remove the backup, manifest first. Not cancelled with the run: an abort is what a

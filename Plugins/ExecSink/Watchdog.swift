@@ -1,9 +1,10 @@
 import Foundation
 
-/// Runs an action once a time limit has passed, unless stopped first. It runs on a Dispatch thread, so it fires on
-/// time even while Swift's cooperative threads are all busy.
+/// Runs an action once a time limit has passed, unless stopped first. Its timer runs on a Dispatch thread, so it
+/// fires on time even while Swift's cooperative threads are all busy, and stopping it releases the action at once.
 final class Watchdog: @unchecked Sendable {
     private let lock = NSLock()
+    private let timer: any DispatchSourceTimer
     // Guarded by `lock`.
     private var fired = false
     private var stopped = false
@@ -11,22 +12,30 @@ final class Watchdog: @unchecked Sendable {
     /// Starts the clock.
     init(after limit: Duration, _ action: @escaping @Sendable () -> Void) {
         let (seconds, attoseconds) = limit.components
-        let delay = DispatchTimeInterval.nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
-        DispatchQueue.global().asyncAfter(deadline: .now() + delay) { [self] in
+        timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)))
+        timer.setEventHandler { [weak self] in
+            guard let self else { return }
             lock.lock()
             let due = !stopped
             fired = due
             lock.unlock()
             if due { action() }
         }
+        timer.resume()
     }
+
+    deinit { timer.cancel() }
 
     /// Stops the clock.
     /// - Returns: Whether the action had already run (or started).
     func stop() -> Bool {
         lock.lock()
         defer { lock.unlock() }
-        stopped = true
+        if !stopped {
+            stopped = true
+            timer.cancel()
+        }
         return fired
     }
 }

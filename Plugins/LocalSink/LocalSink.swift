@@ -76,11 +76,17 @@ public struct LocalSink: Sink {
         guard BackupID.isValid(id), FileSystem.isRegularFile(folder + "/" + Self.manifestName) else {
             throw LifeboatError(.backupNotFound, "backup \(id) is not in target '\(name)' (\(root))")
         }
-        await BlockingWorker(name: "lifeboat-local-delete").runCleanup { Self.removeBackupFolder(folder) }
-        if FileManager.default.fileExists(atPath: folder) {
+        let (folderLeft, manifestLeft) = await BlockingWorker(name: "lifeboat-local-delete").runCleanup {
+            Self.removeBackupFolder(folder)
+            return (FileManager.default.fileExists(atPath: folder), FileSystem.isRegularFile(folder + "/" + Self.manifestName))
+        }
+        if folderLeft {
             throw LifeboatError(
                 .targetUnwritable,
-                "backup \(id) in target '\(name)' lost its manifest but some files stayed in \(folder); check its permissions")
+                manifestLeft
+                    ? "backup \(id) in target '\(name)' could not be deleted; check the permissions of \(folder)"
+                    : "backup \(id) in target '\(name)' is no longer listed, but some of its files stayed in \(folder); "
+                        + "check its permissions")
         }
     }
 

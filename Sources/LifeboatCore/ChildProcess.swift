@@ -60,8 +60,12 @@ public final class ChildProcess: @unchecked Sendable {
         // Every descriptor is close-on-exec: only the ends dup2'ed to 0, 1 and 2 reach the child, so a child
         // reading stdin sees its end when we close our end.
         var inputPipe: [Int32] = [-1, -1], outputPipe: [Int32] = [-1, -1]
-        if input == .pipe { _ = pipe(&inputPipe) }
-        if output == .pipe { _ = pipe(&outputPipe) }
+        if (input == .pipe && pipe(&inputPipe) != 0) || (output == .pipe && pipe(&outputPipe) != 0) {
+            let reason = String(cString: strerror(errno))
+            for fd in inputPipe + outputPipe + [errorFD] where fd >= 0 { close(fd) }
+            unlink(errorPath)
+            throw LifeboatError(.io, "cannot start \(executable): no pipe for it (\(reason)); too many open files?")
+        }
         for fd in inputPipe + outputPipe + [errorFD] where fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
 
         var actions = posix_spawn_file_actions_t()
@@ -189,11 +193,21 @@ public final class ChildProcess: @unchecked Sendable {
         try await worker.run { self.reap(blocking: false) == nil }
     }
 
-    /// Asks the child (or its process group) to stop (`SIGTERM`).
-    public func terminate() {
+    /// Asks the child (or its process group) to stop: `SIGTERM`, or `SIGKILL` when `force`d.
+    public func terminate(force: Bool = false) {
         reaping.lock()
         defer { reaping.unlock() }
-        if status == nil { kill(signalTarget, SIGTERM) }
+        if status == nil { kill(signalTarget, force ? SIGKILL : SIGTERM) }
+    }
+
+    /// The last 64 KiB of a file, as printable text: a child may write any amount, and any bytes, to stderr.
+    private static func tail(of path: String) -> String {
+        guard let file = FileHandle(forReadingAtPath: path) else { return "" }
+        defer { try? file.close() }
+        let size = (try? file.seekToEnd()) ?? 0
+        try? file.seek(toOffset: size > 65_536 ? size - 65_536 : 0)
+        let text = String(decoding: (try? file.readToEnd()) ?? Data(), as: UTF8.self)
+        return String(text.unicodeScalars.filter { $0 == "\n" || !CharacterSet.controlCharacters.contains($0) })
     }
 
     private func reap(blocking: Bool) -> Status? {
@@ -211,8 +225,7 @@ public final class ChildProcess: @unchecked Sendable {
         guard result == pid else { return nil }
         let signal = raw & 0x7f
         let code = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
-        let text = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        let lines = Self.tail(of: errorPath).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
         status = Status(code: code, errorOutput: lines.suffix(3).joined(separator: " "))
         return status
     }

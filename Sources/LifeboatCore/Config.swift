@@ -110,13 +110,17 @@ public struct TargetConfig: Sendable, Equatable {
         self.retention = retention
     }
 
-    /// Throws unless every key in ``options`` and ``listOptions`` is one of `known`, naming the first stranger.
-    public func checkOptions(known: Set<String>) throws {
+    /// Throws unless every key in ``options`` and ``listOptions`` is one of `known`, and only keys in `lists` hold
+    /// a list, naming the first stranger.
+    public func checkOptions(known: Set<String>, lists: Set<String> = []) throws {
         if let unknown = (Array(options.keys) + listOptions.keys).filter({ !known.contains($0) }).sorted().first {
             throw LifeboatError(
                 .configInvalid,
                 "target '\(name)' has unknown key '\(unknown)'"
                     + (known.isEmpty ? "" : "; known keys there: \(known.sorted().joined(separator: ", "))"))
+        }
+        if let listed = listOptions.keys.filter({ !lists.contains($0) }).sorted().first {
+            throw LifeboatError(.configInvalid, "target '\(name)': \(listed) takes one value, not a list")
         }
     }
 }

@@ -82,7 +82,7 @@ import Testing
         let program = try Program(verbs: "  put) cat >/dev/null ;;")
         defer { program.remove() }
         let failure = await error { try await put([1, 2, 3], to: program.sink()) }
-        #expect(failure?.message.contains("not '<size> <sha256>'") == true, "\(String(describing: failure))")
+        #expect(failure?.message.contains("did not end its output with '<size> <sha256>'") == true, "\(String(describing: failure))")
     }
 
     @Test func aProgramKilledDuringPutIsReported() async throws {
@@ -128,9 +128,75 @@ import Testing
         let failure = await error {
             _ = try await program.sink(["timeout_seconds": "1"]).readManifest(backupID: "20250101000000")
         }
-        #expect(failure?.message.contains("gave no answer within 1 s and was stopped") == true, "\(String(describing: failure))")
+        #expect(failure?.message.contains("kept Lifeboat waiting over 1 s and was stopped") == true, "\(String(describing: failure))")
         try await Task.sleep(for: .seconds(6))
         #expect(!FileManager.default.fileExists(atPath: program.path + ".finished"))
+    }
+
+    @Test func aPutThatStopsReadingIsStoppedAfterItsTimeout() async throws {
+        let program = try Program(verbs: "  put) sleep 30 ;;")
+        defer { program.remove() }
+        let started = ContinuousClock.now
+        let failure = await error {
+            try await put(Array(repeating: 1, count: 4 << 20), to: program.sink(["timeout_seconds": "3"]), chunk: 1 << 20)
+        }
+        #expect(failure?.message.contains("'\(program.path) put' kept Lifeboat waiting over 3 s and was stopped") == true,
+                "\(String(describing: failure))")
+        #expect(ContinuousClock.now - started < .seconds(20))
+    }
+
+    @Test func aPutIsStoppedWhenItsTaskIsCancelled() async throws {
+        let program = try Program(verbs: #"  put) echo $$ > "$0.pid"; sleep 30 ;;"#)
+        defer { program.remove() }
+        let sink = try program.sink()
+        let started = ContinuousClock.now
+        let writing = Task { try await put(Array(repeating: 1, count: 4 << 20), to: sink, chunk: 1 << 20) }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: program.path + ".pid") {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        writing.cancel()
+        _ = await writing.result
+        #expect(ContinuousClock.now - started < .seconds(20), "the cancelled write waited for the program")
+        let pid = try #require(Int32(try String(contentsOfFile: program.path + ".pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(kill(pid, 0) != 0, "the program still runs")
+    }
+
+    @Test func aProgramThatIgnoresSIGTERMIsKilled() async throws {
+        let program = try Program(verbs: "  manifest) trap '' TERM; sleep 20 ;;")
+        defer { program.remove() }
+        let started = ContinuousClock.now
+        let failure = await error {
+            _ = try await program.sink(["timeout_seconds": "1"]).readManifest(backupID: "20250101000000")
+        }
+        #expect(failure?.message.contains("kept Lifeboat waiting over 1 s") == true, "\(String(describing: failure))")
+        #expect(ContinuousClock.now - started < .seconds(15))
+    }
+
+    @Test func aProgramFloodingStdoutIsRefusedWithoutHoldingItAll() async throws {
+        let program = try Program(verbs: "  put) cat >/dev/null; head -c 20000000 /dev/zero ;;")
+        defer { program.remove() }
+        let failure = await error { try await put([1, 2, 3], to: program.sink()) }
+        #expect(failure?.message.contains("printed more than 64 KiB on stdout") == true, "\(String(describing: failure))")
+    }
+
+    @Test func aCommitThatIgnoresTheManifestIsCaught() async throws {
+        let program = try Program(verbs: #"  commit) echo "0 $(printf '' | sha256sum | cut -c1-64)" ;;"#)
+        defer { program.remove() }
+        let writer = try #require(try await program.sink().beginBackup(id: "20250101000000"))
+        let failure = await error { try await writer.commit(manifest: Array(repeating: 65, count: 200_000)) }
+        #expect(failure?.code == .checksumMismatch)
+        #expect(failure?.message.contains("stored 0 bytes") == true && failure?.message.contains("for the manifest") == true)
+    }
+
+    @Test func aProgramFixedAfterAFailedHelloIsAskedAgain() async throws {
+        let program = try Program(hello: "echo not yet; exit 1", verbs: "")
+        defer { program.remove() }
+        let sink = try program.sink()
+        #expect(await error { _ = try await sink.listBackups() } != nil)
+        try "#!/bin/sh\n[ \"$1\" = hello ] && echo lifeboat-exec-protocol 1\nexit 0\n".write(
+            toFile: program.path, atomically: false, encoding: .utf8)
+        #expect(try await sink.listBackups() == [])
     }
 
     @Test func exitTenMeansAbsentOrTaken() async throws {
@@ -176,7 +242,8 @@ import Testing
         let target = TargetConfig(
             name: "dedup", url: "exec://", options: ["path": folder.path],
             listOptions: ["command": ["python3", "-B", Examples.program("dedup-sink.py")]])
-        #expect(try ExecSink(target: target).location.hasSuffix("/python3"))
+        let location = try ExecSink(target: target).location
+        #expect(location.hasPrefix("exec:///") && location.hasSuffix("/python3 -B " + Examples.program("dedup-sink.py")))
         try await SinkConformance { try ExecSink(target: target) }.run(.roundTripsEmptySmallAndLargeArtifacts)
     }
 

@@ -10,6 +10,15 @@ import Testing
         try S3Settings(target: TargetConfig(name: "t", url: url, options: options), environment: environment)
     }
 
+    @Test func aListWhereOneValueBelongsIsRefused() {
+        #expect {
+            try S3Settings(
+                target: TargetConfig(name: "t", url: "s3://b/p", listOptions: ["sse": ["aws:kms"]]), environment: environment)
+        } throws: { error in
+            "\(error)".contains("target 't': sse takes one value, not a list")
+        }
+    }
+
     @Test func awsDefaults() throws {
         let aws = try settings("s3://my-backups/app/prod/")
         #expect(aws.bucket == "my-backups")

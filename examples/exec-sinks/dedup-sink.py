@@ -25,9 +25,23 @@ def sync_folder(path):
         os.close(fd)
 
 
+def make_folders(path):
+    """Creates path and its missing parents, each made durable in its parent."""
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            continue
+        sync_folder(os.path.dirname(folder))
+
+
 def write_atomically(path, chunks):
     """Writes chunks to a temporary file beside path, fsyncs it and renames it into place; returns (size, sha256)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    make_folders(os.path.dirname(path))
     digest, size = hashlib.sha256(), 0
     with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), prefix=".partial-", delete=False) as out:
         try:
@@ -53,7 +67,7 @@ def stdin_chunks():
 @contextlib.contextmanager
 def store_lock():
     """Serialises the steps that add or drop objects, so that a delete never drops an object a put just reused."""
-    os.makedirs(ROOT, exist_ok=True)
+    make_folders(ROOT)
     with open(os.path.join(ROOT, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
@@ -68,7 +82,6 @@ def manifest_path(id_):
 
 
 def put(id_, name):
-    os.makedirs(OBJECTS, exist_ok=True)
     staged = os.path.join(OBJECTS, ".incoming", f"{os.getpid()}")
     size, sha = write_atomically(staged, stdin_chunks())
     with store_lock():
@@ -121,17 +134,18 @@ def main(verb, *args):
     if verb == "hello":
         print("lifeboat-exec-protocol 1")
     elif verb == "begin":
-        os.makedirs(BACKUPS, exist_ok=True)
+        make_folders(BACKUPS)
         try:
             os.mkdir(backup(args[0]))  # atomic: two runs cannot both reserve an id
         except FileExistsError:
             sys.exit(ABSENT)
+        sync_folder(BACKUPS)
     elif verb == "put":
         put(*args)
     elif verb == "get":
         get(*args)
     elif verb == "commit":
-        write_atomically(manifest_path(args[0]), stdin_chunks())
+        print(*write_atomically(manifest_path(args[0]), stdin_chunks()))
     elif verb == "manifest":
         if not os.path.exists(manifest_path(args[0])):
             sys.exit(ABSENT)

@@ -8,28 +8,31 @@
 set -euo pipefail
 root="${LIFEBOAT_OPTION_REMOTE:?set remote: in the target configuration}"
 verb="$1" id="${2:-}" name="${3:-}"
-dir="$root/$id"
-absent=10
-exists() { [[ -n "$(rclone lsf "$1" 2>/dev/null)" ]]; }
-store() { # stdin -> $1, invisible until complete
-  rclone rcat "$dir/.partial/$1"
+dir="$root/$id" absent=10
+work=$(mktemp -d) && trap 'rm -rf "$work"' EXIT
+lsf() { rclone lsf "$@" 2>"$work/err"; }
+found() { # $1: an exit code of lsf. True: found; false: not found (rclone's 3 or 4); anything else ends the script
+  case $1 in 0) return 0 ;; 3|4) return 1 ;; *) cat "$work/err" >&2; exit 1 ;; esac
+}
+exists() { local out rc=0; out=$(lsf "$1") || rc=$?; found $rc && [[ -n $out ]]; }
+receive() { # stdin -> $dir/$1, visible only once complete; prints the size stored and the SHA-256 received
+  mkfifo "$work/copy"; sha256sum <"$work/copy" >"$work/sum" & local hasher=$!
+  tee "$work/copy" | rclone rcat "$dir/.partial/$1"; wait $hasher
   rclone moveto "$dir/.partial/$1" "$dir/$1"
+  echo "$(rclone lsf --format s "$dir/$1") $(cut -c1-64 "$work/sum")"
 }
 case "$verb" in
   hello) echo "lifeboat-exec-protocol 1" ;;
-  begin) rclone mkdir "$root"; exists "$dir" && exit $absent; echo "$$" | rclone rcat "$dir/.reserved" ;;
-  put)
-    work=$(mktemp -d); trap 'rm -rf "$work"' EXIT; mkfifo "$work/copy"
-    sha256sum <"$work/copy" >"$work/sum" & hasher=$!
-    tee "$work/copy" | store "$name"; wait $hasher
-    echo "$(rclone lsf --format s "$dir/$name") $(cut -c1-64 "$work/sum")" ;;
-  get) exists "$dir/$name" || exit $absent; rclone cat "$dir/$name" ;;
-  commit) store manifest.json ;;
-  manifest) exists "$dir/manifest.json" || exit $absent; rclone cat "$dir/manifest.json" ;;
-  list) rclone mkdir "$root"; rclone lsf --files-only --max-depth 2 --include "/*/manifest.json" "$root" | cut -d/ -f1 ;;
+  begin) ! exists "$dir" || exit $absent; echo "$$" | rclone rcat "$dir/.reserved" ;;
+  put) receive "$name" ;;
+  commit) receive manifest.json ;;
+  get|manifest) file="${name:-manifest.json}"; exists "$dir/$file" || exit $absent; rclone cat "$dir/$file" ;;
+  list)
+    rc=0; out=$(lsf --files-only --max-depth 2 --include "/*/manifest.json" "$root") || rc=$?
+    if found $rc && [[ -n $out ]]; then cut -d/ -f1 <<<"$out"; fi ;;
   delete|abort)
-    if ! exists "$dir/manifest.json"; then [[ $verb == abort ]] || exit $absent
-    else rclone deletefile "$dir/manifest.json"; fi
+    if exists "$dir/manifest.json"; then rclone deletefile "$dir/manifest.json"
+    elif [[ $verb == delete ]]; then exit $absent; fi
     ! exists "$dir" || rclone purge "$dir" ;;
   *) echo "unknown verb $verb" >&2; exit 2 ;;
 esac

@@ -65,9 +65,11 @@ public struct EncryptedSink: Sink {
 
     public func deleteBackup(id: String) async throws { try await inner.deleteBackup(id: id) }
 
-    /// Reads a key file: 32 bytes in base64, readable by its owner only.
+    /// Reads a key file (through symbolic links, as Kubernetes mounts secrets): 32 bytes in base64, readable by its
+    /// owner only.
     static func loadKey(_ path: String, target: String) throws -> EncryptionKey {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+        let file = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: file),
             let text = try? String(contentsOfFile: path, encoding: .utf8)
         else {
             throw LifeboatError(

@@ -1,8 +1,10 @@
 import LifeboatCore
 
-/// Encrypts an artifact on its way to the inner target, one frame per write. The latest chunk is held back until
-/// the next write or the commit, which seals it as the last frame.
+/// Encrypts an artifact on its way to the inner target, in frames of at most ``frameSize`` bytes. The latest frame
+/// is held back until the next write or the commit, which seals it as the last.
 final class EncryptingWriter: ArtifactWriter, @unchecked Sendable {
+    /// The most plaintext one frame holds, well under what a reader accepts.
+    static let frameSize = 1 << 20
     private let inner: any ArtifactWriter
     private let sealing: Sealing
     // Touched by one caller at a time: the engine awaits each write before the next.
@@ -15,8 +17,10 @@ final class EncryptingWriter: ArtifactWriter, @unchecked Sendable {
     }
 
     func write(_ chunk: [UInt8]) async throws {
-        if let pending { try await flush(pending, last: false) }
-        pending = chunk
+        for start in stride(from: 0, to: chunk.count, by: Self.frameSize) {
+            if let pending { try await flush(pending, last: false) }
+            pending = Array(chunk[start..<min(chunk.count, start + Self.frameSize)])
+        }
     }
 
     func commit() async throws {
