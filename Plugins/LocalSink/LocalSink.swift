@@ -98,6 +98,21 @@ public struct LocalSink: Sink {
         try await BlockingWorker(name: "lifeboat-local-audit").run { try AuditLog.append(line, to: path) }
     }
 
+    /// The space of the file system holding the target folder (or its nearest existing parent).
+    public func diskSpace() async throws -> DiskSpace? {
+        let root = self.root
+        return try await BlockingWorker(name: "lifeboat-local-space").run {
+            var path = root
+            while !FileManager.default.fileExists(atPath: path), path != "/" { path = (path as NSString).deletingLastPathComponent }
+            var info = statvfs()
+            guard statvfs(path, &info) == 0 else {
+                throw LifeboatError(.io, "cannot read the free space of \(path): \(String(cString: strerror(errno)))")
+            }
+            let unit = Int(info.f_frsize)
+            return DiskSpace(available: Int(info.f_bavail) * unit, total: Int(info.f_blocks) * unit)
+        }
+    }
+
     /// The target's copy of the audit log.
     public static let auditLogName = "audit.jsonl"
 

@@ -93,6 +93,8 @@ public struct TargetConfig: Sendable, Equatable {
     public var listOptions: [String: [String]]
     /// Which backups the target keeps (`retention:`); `nil` follows the environment's default.
     public var retention: RetentionPolicy?
+    /// Below this percentage of free space on its disk, a backup warns (`min_free_percent:`, default 20).
+    public var minFreePercent = 20
 
     /// Creates a target.
     public init(

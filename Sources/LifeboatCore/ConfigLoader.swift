@@ -109,6 +109,7 @@ public struct ConfigLoader: Sendable {
                 let required = try map["required"].map { try boolean($0, at: "\(place).required") } ?? true
                 let buffer = try map["buffer_mb"].map { try integer($0, at: "\(place).buffer_mb", in: 1...1024) }
                 let retention = try map["retention"].map { try self.retention($0, at: "\(place).retention") }
+                let minFree = try map["min_free_percent"].map { try integer($0, at: "\(place).min_free_percent", in: 0...99) }
                 var options: [String: String] = [:], listOptions: [String: [String]] = [:]
                 for (key, value) in map where !Self.commonTargetKeys.contains(key) {
                     if let list = value as? [Any] {
@@ -117,11 +118,12 @@ public struct ConfigLoader: Sendable {
                         options[key] = try string(value, at: "\(place).\(key)")
                     }
                 }
-                targets.append(
-                    TargetConfig(
-                        name: name, url: url, compression: compression ?? .default, required: required,
-                        bufferBytes: buffer.map { $0 << 20 } ?? BackupTarget.defaultBufferBytes, options: options,
-                        listOptions: listOptions, retention: retention))
+                var target = TargetConfig(
+                    name: name, url: url, compression: compression ?? .default, required: required,
+                    bufferBytes: buffer.map { $0 << 20 } ?? BackupTarget.defaultBufferBytes, options: options,
+                    listOptions: listOptions, retention: retention)
+                if let minFree { target.minFreePercent = minFree }
+                targets.append(target)
             }
         }
         var config = LifeboatConfig(
@@ -134,7 +136,9 @@ public struct ConfigLoader: Sendable {
     }
 
     /// The keys every target takes; the others belong to its sink.
-    private static let commonTargetKeys: Set = ["name", "url", "compression", "required", "buffer_mb", "retention"]
+    private static let commonTargetKeys: Set = [
+        "name", "url", "compression", "required", "buffer_mb", "retention", "min_free_percent",
+    ]
 
     /// `12h`, `30d`, `8w` or `1y`, in seconds.
     private func duration(_ value: Any, at place: String) throws -> TimeInterval {

@@ -41,11 +41,35 @@ public protocol Sink: Sendable {
     /// trail survives the machine that ran Lifeboat. Optional: the default keeps none. A failure is reported as a
     /// warning and never fails the operation.
     func recordAudit(_ line: [UInt8]) async throws
+
+    /// The space left where the target stores backups, for targets on a disk; `nil` (the default) when the
+    /// target has no such limit or cannot tell.
+    func diskSpace() async throws -> DiskSpace?
+}
+
+/// Free and total bytes of the file system a target writes to.
+public struct DiskSpace: Sendable, Equatable {
+    /// Bytes Lifeboat may still write.
+    public var available: Int
+    /// The file system's size.
+    public var total: Int
+
+    /// Creates a reading.
+    public init(available: Int, total: Int) {
+        self.available = available
+        self.total = total
+    }
+
+    /// `available` as a percentage of `total`.
+    public var freePercent: Double { total > 0 ? Double(available) * 100 / Double(total) : 100 }
 }
 
 extension Sink {
     /// Keeps no audit trail on the target.
     public func recordAudit(_ line: [UInt8]) async throws {}
+
+    /// Reports no disk space: the target has no such limit, or cannot tell.
+    public func diskSpace() async throws -> DiskSpace? { nil }
 }
 
 /// Writes the artifacts of one backup, then commits its manifest.

@@ -5,6 +5,19 @@ import Testing
 /// missing, failed runs since the last success, JSON, and the Prometheus metrics file.
 @Suite(.enabled(if: TestEnvironment.enabled, "needs LIFEBOAT_TEST_DATABASE_URL (scripts/test sets it)"))
 struct StatusTests {
+    @Test func aBackupWarnsWhenATargetDiskIsLowOnSpace() throws {
+        let source = try TestDatabase.create("space_src")
+        try source.execute(Fixtures.small)
+        let lifeboat = try LifeboatRunner(source: source.url)
+        defer { lifeboat.cleanUp() }
+        try lifeboat.writeConfig("targets:\n  - name: primary\n    url: ./backups\n    min_free_percent: 99\n")
+        let backup = try lifeboat.run(["backup"])
+        #expect(backup.status == 0, "\(backup.allOutput)")
+        let warnings = backup.stderr.split(separator: "\n").filter { $0.contains("below min_free_percent 99%") }
+        #expect(warnings.count == 2, "one before the backup, one after: \(backup.stderr)")
+        #expect(warnings.first?.contains("target 'primary' has ") == true)
+    }
+
     @Test func statusReportsAgesFailuresAndMetrics() throws {
         let source = try TestDatabase.create("status_src")
         try source.execute(Fixtures.small)

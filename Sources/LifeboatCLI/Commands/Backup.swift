@@ -34,6 +34,13 @@ extension Lifeboat {
                 trail.sinks = targets.map(\.sink)
                 let locks = try global.lock(targets.map(\.sink), prune ? .prune : .write, for: "backup")
                 defer { locks.release() }
+                let space = SpaceCheck(
+                    targets: zip(config.targets, targets).map {
+                        SpaceCheck.Target(sink: $1.sink, minFreePercent: $0.minFreePercent, required: $0.required)
+                    })
+                let findings = await space.before()
+                for warning in findings.warnings { global.logger.warning("\(warning)") }
+                if let refusal = findings.refusals.first { throw LifeboatError(.targetUnwritable, refusal) }
                 let engine = BackupEngine(
                     source: try Lifeboat.registry.makeSource(config.source), targets: targets,
                     logger: global.logger, environment: config.environment)
@@ -52,6 +59,7 @@ extension Lifeboat {
                         logger: global.logger)
                     try await PruneRun.perform(pruner, dryRun: false, logger: global.logger, trail: trail, printing: false)
                 }
+                for warning in await space.after() { global.logger.warning("\(warning)") }
                 guard outcome.failures.isEmpty else {
                     for failure in outcome.failures {
                         let line = failure.error.split(whereSeparator: \.isNewline).joined(separator: " ")

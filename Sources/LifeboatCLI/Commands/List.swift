@@ -98,20 +98,6 @@ struct BackupListing {
     }
 }
 
-/// Human-readable byte counts.
-enum ByteCount {
-    static func format(_ bytes: Int) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
-    }
-}
-
 /// Left-aligned columns separated by two spaces.
 enum TextTable {
     static func render(header: [String], rows: [[String]]) -> String {
