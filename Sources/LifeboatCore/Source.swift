@@ -4,6 +4,12 @@ import Logging
 public protocol Source: Sendable {
     /// Opens one consistent snapshot of the whole database. Every artifact dumped from it shows the same instant.
     func openSnapshot(logger: Logger) async throws -> any SourceSnapshot
+
+    /// Checks, without taking a backup, that one can be taken: the database answers, the role may read all of it,
+    /// and the dump tools suit the server.
+    /// - Returns: One line per check passed, for people.
+    /// - Throws: ``LifeboatError`` for the first check that fails, saying what to do.
+    func preflight() async throws -> [String]
 }
 
 /// One consistent view of a source, with the artifacts that make up a full backup of it.
