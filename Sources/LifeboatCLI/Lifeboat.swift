@@ -17,7 +17,7 @@ public struct Lifeboat: AsyncParsableCommand {
         version: LifeboatVersion.current,
         subcommands: [
             Backup.self, List.self, Verify.self, Restore.self, Rollback.self, Copy.self, Prune.self, Status.self, Log.self,
-            Check.self,
+            Check.self, Drill.self,
         ])
 
     public init() {}

@@ -17,6 +17,8 @@ public struct LifeboatConfig: Sendable, Equatable {
     /// Shell commands run after each audited operation (`hooks: {on_success: ..., on_failure: ...}`), e.g. a
     /// `curl` to a webhook.
     public var hooks = Hooks()
+    /// How long backups, verifications and restores may take (`objectives:`), which `drill` measures.
+    public var objectives = RecoveryObjectives()
 
     /// Creates a configuration.
     public init(

@@ -69,7 +69,7 @@ public struct ConfigLoader: Sendable {
         let root = try Yams.load(yaml: text) ?? [String: Any]()
         let top = try mapping(
             root, at: "the top level", keys: [
-                "source", "targets", "environment", "audit_log", "audit_retention", "max_backup_age", "hooks",
+                "source", "targets", "environment", "audit_log", "audit_retention", "max_backup_age", "hooks", "objectives",
             ])
         let environmentName = try top["environment"].map { try string($0, at: "environment") } ?? defaultEnvironment()
         if let environmentName { try checkName(environmentName, at: "environment") }
@@ -132,6 +132,16 @@ public struct ConfigLoader: Sendable {
             auditLog: AuditLog(path: auditPath, retention: auditRetention ?? AuditLog.defaultRetention))
         if let maxBackupAge { config.maxBackupAge = maxBackupAge }
         if let hooks { config.hooks = hooks }
+        if let objectives = top["objectives"] {
+            let map = try mapping(objectives, at: "objectives", keys: ["backup", "verify", "restore"])
+            for (key, path) in [("backup", \RecoveryObjectives.backup), ("verify", \.verify), ("restore", \.restore)] {
+                guard let value = map[key] else { continue }
+                guard let seconds = RecoveryObjectives.duration(try string(value, at: "objectives.\(key)")) else {
+                    throw LifeboatError(.configInvalid, "objectives.\(key) must be a number and a unit: 90s, 5m or 1h")
+                }
+                config.objectives[keyPath: path] = seconds
+            }
+        }
         return config
     }
 
