@@ -9,6 +9,8 @@ public struct ArtifactStore: Sendable {
     public let copies: [BackupCopy]
     /// Supplies decoders for the copies' codecs.
     public let registry: PluginRegistry
+    /// Counts what ``read(_:_:)`` streams, for a progress display.
+    public var progress: ProgressMeter?
     /// For each artifact (by index in the manifest), the copy it is read from.
     private var chosen: [Int]
     private let indexByName: [String: Int]
@@ -31,7 +33,12 @@ public struct ArtifactStore: Sendable {
     /// - Throws: ``LifeboatError`` with code `checksumMismatch` naming the artifact and target.
     public func read(_ artifact: Artifact, _ body: ([UInt8]) async throws -> Void) async throws {
         let index = index(of: artifact)
-        try await read(index, from: copies[chosen[index]], body)
+        let progress = self.progress
+        try await read(index, from: copies[chosen[index]]) { bytes in
+            progress?.add(bytes: bytes.count)
+            try await body(bytes)
+        }
+        progress?.finishArtifact()
     }
 
     /// Streams an artifact's stored (still encoded) bytes to `body`, then checks their size and SHA-256.

@@ -12,6 +12,8 @@ public struct BackupEngine: Sendable {
     public let logger: Logger
     /// The environment recorded in the manifest, e.g. `production`.
     public let environment: String?
+    /// Counts the raw bytes and artifacts as they stream, for a progress display.
+    public var progress: ProgressMeter?
 
     /// Creates an engine.
     public init(source: any Source, targets: [BackupTarget], logger: Logger, environment: String? = nil) {
@@ -38,6 +40,7 @@ public struct BackupEngine: Sendable {
         let snapshot = try await source.openSnapshot(logger: logger)
         do {
             let (id, runs, failedAtStart) = try await reserveID(startingAt: startedAt)
+            progress?.start("backup", artifacts: snapshot.plan.count, expectedBytes: snapshot.info.sizeBytes)
             logger.info(
                 "backup \(id) started",
                 metadata: ["targets": "\(runs.map(\.name).joined(separator: ","))",
@@ -149,11 +152,16 @@ public struct BackupEngine: Sendable {
         return try await withThrowingTaskGroup(of: (ObjectIdentifier, Bool).self) { group in
             for stream in fanOut.streams { group.addTask { (ObjectIdentifier(stream), await stream.consume()) } }
             do {
-                let rows = try await snapshot.dump(plan) { chunk in try await fanOut.write(chunk) }
+                let progress = self.progress
+                let rows = try await snapshot.dump(plan) { chunk in
+                    progress?.add(bytes: chunk.count)
+                    try await fanOut.write(chunk)
+                }
                 try await fanOut.flush()
                 var committed: Set<ObjectIdentifier> = []
                 for try await (stream, ok) in group where ok { committed.insert(stream) }
                 let result = try await fanOut.result(rows: rows, committed: committed)
+                progress?.finishArtifact()
                 logger.debug(
                     "stored \(plan.name)",
                     metadata: ["raw": "\(result.0.rawBytes)", "rows": "\(rows.map(String.init) ?? "-")",

@@ -34,6 +34,8 @@ public struct RestoreEngine: Sendable {
     public let registry: PluginRegistry
     /// Progress and diagnostics.
     public let logger: Logger
+    /// Counts the raw bytes and artifacts a restore loads, for a progress display.
+    public var progress: ProgressMeter?
 
     /// Creates an engine.
     public init(sinks: [any Sink], destination: any RestoreDestination, registry: PluginRegistry, logger: Logger) {
@@ -71,6 +73,9 @@ public struct RestoreEngine: Sendable {
         fallbacks: [ArtifactFallback]
     ) async throws -> RestoreReport {
         logger.info("restoring backup \(manifest.id) into \(destination.location)")
+        var store = store
+        store.progress = progress
+        progress?.start("restore", artifacts: manifest.artifacts.count, expectedBytes: manifest.rawBytes)
         do {
             try await destination.restore(manifest, from: store, logger: logger)
             return try await validate(manifest, tables: nil, in: destination, fallbacks: fallbacks)

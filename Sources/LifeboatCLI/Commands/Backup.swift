@@ -41,10 +41,19 @@ extension Lifeboat {
                 let findings = await space.before()
                 for warning in findings.warnings { global.logger.warning("\(warning)") }
                 if let refusal = findings.refusals.first { throw LifeboatError(.targetUnwritable, refusal) }
-                let engine = BackupEngine(
+                var engine = BackupEngine(
                     source: try Lifeboat.registry.makeSource(config.source), targets: targets,
                     logger: global.logger, environment: config.environment)
-                let outcome = try await engine.run(label: label)
+                let display = ProgressDisplay(logger: global.logger)
+                engine.progress = display.meter
+                let outcome: BackupOutcome
+                do {
+                    outcome = try await engine.run(label: label)
+                    display.stop()
+                } catch {
+                    display.stop()
+                    throw error
+                }
                 let manifest = outcome.manifest
                 trail.record(manifest)
                 global.logger.notice(

@@ -34,8 +34,17 @@ extension Lifeboat {
                 let destination = try Lifeboat.registry.makeDestination(
                     try server ?? config.source.requireURL(),
                     options: DestinationOptions(jobs: config.source.jobs, toolDirectory: config.source.pgBinDir, noOwner: false))
-                let engine = RestoreEngine(sinks: sinks, destination: destination, registry: Lifeboat.registry, logger: global.logger)
-                let report = try await engine.drill(BackupSelector(backup))
+                var engine = RestoreEngine(sinks: sinks, destination: destination, registry: Lifeboat.registry, logger: global.logger)
+                let display = ProgressDisplay(logger: global.logger)
+                engine.progress = display.meter
+                let report: DrillReport
+                do {
+                    report = try await engine.drill(BackupSelector(backup))
+                    display.stop()
+                } catch {
+                    display.stop()
+                    throw error
+                }
                 let manifest = report.restore.manifest
                 trail.record(manifest)
 

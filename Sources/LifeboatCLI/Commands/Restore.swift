@@ -57,7 +57,9 @@ extension Lifeboat {
 
         func run() async throws {
             try await global.perform(audit: "restore") { config, trail in
-                let engine = try target.engine(config, global: global)
+                let display = ProgressDisplay(logger: global.logger)
+                defer { display.stop() }
+                let engine = try target.engine(config, global: global, display: display)
                 trail.sinks = engine.sinks
                 let locks = try global.lock(engine.sinks, .read, for: "restore")
                 defer { locks.release() }
@@ -98,7 +100,9 @@ extension Lifeboat {
 
         func run() async throws {
             try await global.perform(audit: "rollback") { config, trail in
-                let engine = try target.engine(config, global: global)
+                let display = ProgressDisplay(logger: global.logger)
+                defer { display.stop() }
+                let engine = try target.engine(config, global: global, display: display)
                 trail.sinks = engine.sinks
                 let locks = try global.lock(engine.sinks, .read, for: "rollback")
                 defer { locks.release() }
@@ -151,14 +155,17 @@ struct RestoreTargetOptions: ParsableArguments {
         if let jobs, !(1...64).contains(jobs) { throw ValidationError("--jobs must be from 1 to 64") }
     }
 
-    /// A restore engine reading the configured targets (or `--from`) and writing `--into`.
-    func engine(_ config: LifeboatConfig, global: GlobalOptions) throws -> RestoreEngine {
+    /// A restore engine reading the configured targets (or `--from`) and writing `--into`, showing progress on
+    /// `display`.
+    func engine(_ config: LifeboatConfig, global: GlobalOptions, display: ProgressDisplay? = nil) throws -> RestoreEngine {
         let destination = try Lifeboat.registry.makeDestination(
             into,
             options: DestinationOptions(jobs: jobs ?? config.source.jobs, toolDirectory: config.source.pgBinDir, noOwner: noOwner))
-        return RestoreEngine(
+        var engine = RestoreEngine(
             sinks: try global.sinks(config, from: from), destination: destination, registry: Lifeboat.registry,
             logger: global.logger)
+        engine.progress = display?.meter
+        return engine
     }
 }
 
