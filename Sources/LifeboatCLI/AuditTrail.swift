@@ -77,8 +77,14 @@ extension GlobalOptions {
         }
     }
 
-    /// Runs a hook command with `/bin/sh -c`, the entry in `LIFEBOAT_*` variables, for at most a minute. A
-    /// failing hook is a warning: it never changes the operation's outcome.
+    /// Variables a hook never sees: the credentials Lifeboat itself uses.
+    static let secretVariables: Set = [
+        "DATABASE_URL", "DATABASE_BACKUP_URL", "PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    ]
+
+    /// Runs a hook command with `/bin/sh -c`, the entry in `LIFEBOAT_*` variables and without ``secretVariables``,
+    /// for at most a minute (then `SIGTERM`, and `SIGKILL` five seconds later). A failing hook is a warning: it
+    /// never changes the operation's outcome.
     private func runHook(_ command: String?, _ entry: AuditEntry, line: [UInt8]) async {
         guard let command else { return }
         let environment = [
@@ -92,11 +98,13 @@ extension GlobalOptions {
         let outcome = await Task { () -> ChildProcess.Status? in
             guard let hook = try? ChildProcess(
                 executable: "/bin/sh", arguments: ["-c", command], environment: environment, output: .discard,
-                ownProcessGroup: true)
+                ownProcessGroup: true, unsetting: Self.secretVariables)
             else { return nil }
             let deadline = Task {
                 try await Task.sleep(for: .seconds(60))
                 hook.terminate()
+                try await Task.sleep(for: .seconds(5))
+                hook.terminate(force: true)
             }
             defer { deadline.cancel() }
             return await hook.wait()

@@ -6,26 +6,33 @@ import Logging
 /// every 30 seconds, so that a long run under cron or systemd shows it is alive. Stopped, it clears its line.
 final class ProgressDisplay: @unchecked Sendable {
     let meter = ProgressMeter()
-    private let timer: any DispatchSourceTimer
+    /// The redraw (or log) timer; none when the log level asks for less than notices.
+    private let timer: (any DispatchSourceTimer)?
     private let onTerminal: Bool
     private let lock = NSLock()
     // Guarded by `lock`.
     private var drawn = false
+    private var stopped = false
 
     /// Starts showing, unless `logLevel` asks for less than notices.
     init(logger: Logger) {
         onTerminal = isatty(STDERR_FILENO) == 1
-        timer = DispatchSource.makeTimerSource(queue: .global())
-        guard logger.logLevel <= .notice else { return }
+        guard logger.logLevel <= .notice else {
+            timer = nil
+            return
+        }
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        self.timer = timer
         let interval: DispatchTimeInterval = onTerminal ? .milliseconds(250) : .seconds(30)
         timer.schedule(deadline: .now() + interval, repeating: interval)
         timer.setEventHandler { [weak self] in
             guard let self, let reading = meter.reading() else { return }
+            lock.lock()
+            defer { lock.unlock() }
+            guard !stopped else { return }  // a tick already under way when stop() ran
             if onTerminal {
-                lock.lock()
                 FileHandle.standardError.write(Data(("\r\u{1B}[K" + Self.line(reading)).utf8))
                 drawn = true
-                lock.unlock()
             } else {
                 logger.notice("progress: \(Self.line(reading))")
             }
@@ -33,16 +40,17 @@ final class ProgressDisplay: @unchecked Sendable {
         timer.resume()
     }
 
-    /// Stops showing and clears the terminal line.
+    /// Stops showing and clears the terminal line; nothing is drawn afterwards.
     func stop() {
-        timer.cancel()
+        timer?.cancel()
         lock.lock()
         defer { lock.unlock() }
+        stopped = true
         if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         drawn = false
     }
 
-    deinit { timer.cancel() }
+    deinit { timer?.cancel() }
 
     /// `restore  45%  1.2 GiB of 2.6 GiB  12/64 artifacts  85.3 MiB/s  ETA 17s`; a backup's total is the database's
     /// size, so it is marked `~` and the share stays below 100% until the end.

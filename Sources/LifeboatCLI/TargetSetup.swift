@@ -39,7 +39,7 @@ extension LifeboatConfig {
             }
         }
         throw LifeboatError(
-            .targetUnwritable,
+            (firstError as? LifeboatError)?.code == .targetInUse ? .targetInUse : .targetUnwritable,
             "no target can take the safety backup (\((firstError as? LifeboatError)?.message ?? "\(firstError!)")); "
                 + "nothing was restored")
     }

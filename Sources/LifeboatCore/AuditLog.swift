@@ -124,7 +124,8 @@ public struct AuditLog: Sendable, Equatable {
     /// Appends an entry: created 0600 (with its folder, 0700) when missing, written with `O_APPEND` and fsynced.
     /// - Throws: ``LifeboatError`` with code `io`.
     public func append(_ entry: AuditEntry) throws {
-        try Self.append(try entry.line(), to: path)
+        let line = try entry.line()
+        try Self.locked(path) { try Self.append(line, to: path) }
     }
 
     /// Appends a line to a log file the same way: created 0600 with its folder, `O_APPEND`, fsynced. For sinks
@@ -153,6 +154,10 @@ public struct AuditLog: Sendable, Equatable {
     /// Drops entries older than ``retention``, rewriting the file atomically.
     /// - Returns: How many entries were dropped.
     public func trim(now: Date = Date()) throws -> Int {
+        try Self.locked(path) { try trimUnlocked(now: now) }
+    }
+
+    private func trimUnlocked(now: Date) throws -> Int {
         guard let data = FileManager.default.contents(atPath: path) else { return 0 }
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
         let kept = lines.filter { line in
@@ -161,14 +166,40 @@ public struct AuditLog: Sendable, Equatable {
         }
         guard kept.count < lines.count else { return 0 }
         let temporary = path + ".trim-\(getpid())"
-        let text = kept.map { $0 + "\n" }.joined()
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]),
-            rename(temporary, path) == 0
-        else {
+        unlink(temporary)
+        do {
+            try Self.append(Array(kept.map { $0 + "\n" }.joined().utf8), to: temporary)  // written 0600 and fsynced
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
             unlink(temporary)
             throw Self.failure("rewrite", path)
         }
+        let folder = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, O_RDONLY | O_CLOEXEC)
+        if folder >= 0 {
+            fsync(folder)
+            close(folder)
+        }
         return lines.count - kept.count
+    }
+
+    /// Runs `body` holding `<path>.lock`, so that appends of concurrent runs and a trim never lose each other's
+    /// lines (a trim replaces the file).
+    private static func locked<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty {
+            try? FileManager.default.createDirectory(
+                atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        let fd = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw failure("lock", path) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw failure("lock", path) }
+        }
+        return try body()
     }
 
     private static func failure(_ what: String, _ path: String) -> LifeboatError {

@@ -45,12 +45,13 @@ public final class ChildProcess: @unchecked Sendable {
     /// Starts `executable` with `arguments`.
     /// - Parameters:
     ///   - environment: Variables set on top of Lifeboat's own environment (e.g. `PGPASSWORD`).
+    ///   - unsetting: Variables of Lifeboat's own environment the child must not see (e.g. secrets).
     ///   - ownProcessGroup: Start the child in a process group of its own, which ``terminate()`` signals as a
     ///     whole: for a script whose pipelines must stop with it. The terminal's Ctrl-C then reaches Lifeboat only.
     /// - Throws: ``LifeboatError`` with code `toolMissing` when the program cannot be started.
     public init(
         executable: String, arguments: [String], environment: [String: String] = [:], input: Input = .none,
-        output: Output = .pipe, ownProcessGroup: Bool = false
+        output: Output = .pipe, ownProcessGroup: Bool = false, unsetting: Set<String> = []
     ) throws {
         var template = Array((NSTemporaryDirectory() + "/lifeboat-stderr-XXXXXX").utf8CString)
         let errorFD = mkstemp(&template)
@@ -98,13 +99,20 @@ public final class ChildProcess: @unchecked Sendable {
         }
         posix_spawnattr_setflags(&attributes, Int16(flags))
 
-        let variables = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let variables = ProcessInfo.processInfo.environment.filter { !unsetting.contains($0.key) }
+            .merging(environment) { _, new in new }
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
 
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        var result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        // "Text file busy": a program just written is still open for writing in a process that another thread
+        // forked meanwhile, until that one execs. Rare and brief: try again for up to half a second.
+        for _ in 0..<20 where result == ETXTBSY {
+            usleep(25_000)
+            result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        }
         for fd in [inputPipe[0], outputPipe[1], errorFD] where fd >= 0 { close(fd) }
         guard result == 0 else {
             for fd in [inputPipe[1], outputPipe[0]] where fd >= 0 { close(fd) }

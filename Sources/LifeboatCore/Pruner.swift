@@ -30,16 +30,25 @@ public struct Pruner: Sendable {
         self.logger = logger
     }
 
-    /// Decides, for every target with a policy that prunes, which backups stay and which go.
+    /// Decides, for every target with a policy that prunes, which backups stay and which go. A target that
+    /// cannot be listed gets a plan with its ``PrunePlan/problem`` and no verdicts: nothing is deleted there, and
+    /// the others are pruned all the same.
     /// - Parameter now: The time ages are measured from.
-    /// - Throws: ``LifeboatError`` when a target cannot be listed: nothing is deleted then.
-    public func plan(now: Date = Date()) async throws -> [PrunePlan] {
+    public func plan(now: Date = Date()) async -> [PrunePlan] {
         var plans: [PrunePlan] = []
         for target in targets where target.policy.prunes {
             let sink = target.sink
             var backups: [RetainedBackup] = []
             var unreadable: [String] = []
-            for id in try await sink.listBackups() {
+            let ids: [String]
+            do {
+                ids = try await sink.listBackups()
+            } catch {
+                let problem = (error as? LifeboatError) ?? LifeboatError(.io, "\(error)", cause: error)
+                plans.append(PrunePlan(sink: sink, verdicts: [], problem: problem))
+                continue
+            }
+            for id in ids {
                 do {
                     backups.append(RetainedBackup(id: id, label: try await Catalog.manifest(id: id, on: sink).label))
                 } catch {
@@ -88,6 +97,15 @@ public struct PrunePlan: Sendable {
     public var sink: any Sink
     /// One verdict per complete backup on it, newest first.
     public var verdicts: [RetentionVerdict]
+    /// Why the target could not be listed (then there are no verdicts, and nothing is deleted there).
+    public var problem: LifeboatError?
+
+    /// Creates a plan.
+    public init(sink: any Sink, verdicts: [RetentionVerdict], problem: LifeboatError? = nil) {
+        self.sink = sink
+        self.verdicts = verdicts
+        self.problem = problem
+    }
 }
 
 /// What a prune deleted, and what it could not.

@@ -12,7 +12,7 @@ public struct RecoveryObjectives: Sendable, Equatable {
 
     /// Parses `90s`, `5m` or `1h` into seconds.
     public static func duration(_ text: String) -> TimeInterval? {
-        guard let unit = text.last, let count = Int(text.dropLast()), count > 0 else { return nil }
+        guard let unit = text.last, let count = Int(text.dropLast()), (1...1_000_000).contains(count) else { return nil }
         switch unit {
         case "s": return TimeInterval(count)
         case "m": return TimeInterval(count * 60)

@@ -8,8 +8,11 @@ import Foundation
 /// - `max_age: 30d` keeps every backup younger than that (`h`, `d`, `w` or `y`);
 /// - `pin: [before-migration*]` keeps every backup whose label matches one of these patterns (`*` and `?`).
 ///
-/// A policy with no rule keeps everything. Whatever the rules, ``select(_:now:)`` keeps a target's newest regular
-/// backup, so that a target never loses its last good copy because backups stopped for a while.
+/// The counting rules (`keep_last` and the calendar ones) count regular backups only. A restore's safety backup
+/// (`restore_safety_...`, possibly of another database) takes no slot; it is kept while younger than `max_age`, or
+/// than ``safetyBackupAge`` without one, or when pinned. A policy with no rule keeps everything. Whatever the
+/// rules, ``select(_:now:)`` keeps a target's newest regular backup, so that a target never loses its last good
+/// copy because backups stopped for a while.
 public struct RetentionPolicy: Sendable, Equatable {
     public var keepLast: Int?
     public var daily: Int?
@@ -35,6 +38,9 @@ public struct RetentionPolicy: Sendable, Equatable {
         self.pin = pin
     }
 
+    /// How long a safety backup is kept when the policy has no `max_age`: a week, time enough to roll back.
+    public static let safetyBackupAge: TimeInterval = 7 * 86_400
+
     /// Whether the policy has a rule that can let a backup go.
     public var prunes: Bool {
         [keepLast, daily, weekly, monthly, yearly].contains { $0 != nil } || maxAge != nil
@@ -53,7 +59,7 @@ public struct RetentionPolicy: Sendable, Equatable {
 
     /// Parses `30d`, `12h`, `2w` or `1y` into seconds.
     public static func duration(_ text: String) -> TimeInterval? {
-        guard let unit = text.last, let count = Int(text.dropLast()), count > 0 else { return nil }
+        guard let unit = text.last, let count = Int(text.dropLast()), (1...100_000).contains(count) else { return nil }
         let seconds: Int? =
             switch unit {
             case "h": 3_600
@@ -76,8 +82,9 @@ public struct RetentionPolicy: Sendable, Equatable {
         guard prunes else {
             return newestFirst.map { RetentionVerdict(backup: $0, keep: true, reasons: ["no retention rule"]) }
         }
-        if let newest = newestFirst.firstIndex(where: { !$0.isSafetyBackup }) { reasons[newest].append("newest") }
-        for index in newestFirst.indices.prefix(keepLast ?? 0) { reasons[index].append("last \(keepLast!)") }
+        let regular = newestFirst.indices.filter { !newestFirst[$0].isSafetyBackup }
+        if let newest = regular.first { reasons[newest].append("newest") }
+        for index in regular.prefix(keepLast ?? 0) { reasons[index].append("last \(keepLast!)") }
         let buckets: [(String, Int?, String)] = [
             ("daily", daily, "yyyy-MM-dd"), ("weekly", weekly, "YYYY-'W'ww"), ("monthly", monthly, "yyyy-MM"),
             ("yearly", yearly, "yyyy"),
@@ -86,8 +93,8 @@ public struct RetentionPolicy: Sendable, Equatable {
             guard let count else { continue }
             let formatter = Self.formatter(format)
             var seen: [String] = []
-            for (index, backup) in newestFirst.enumerated() {
-                let bucket = formatter.string(from: backup.date)
+            for index in regular {
+                let bucket = formatter.string(from: newestFirst[index].date)
                 guard seen.last != bucket, seen.count < count else { continue }
                 seen.append(bucket)
                 reasons[index].append("\(name) \(bucket)")
@@ -95,6 +102,9 @@ public struct RetentionPolicy: Sendable, Equatable {
         }
         for (index, backup) in newestFirst.enumerated() {
             if let maxAge, now.timeIntervalSince(backup.date) < maxAge { reasons[index].append("younger than max_age") }
+            if backup.isSafetyBackup, maxAge == nil, now.timeIntervalSince(backup.date) < Self.safetyBackupAge {
+                reasons[index].append("safety backup younger than 7d")
+            }
             if let label = backup.label, let pattern = pin.first(where: { Self.matches(label, $0) }) {
                 reasons[index].append("pinned by '\(pattern)'")
             }

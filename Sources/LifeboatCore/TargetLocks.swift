@@ -66,6 +66,7 @@ public final class TargetLocks: @unchecked Sendable {
                 }
             }
         } catch {
+            for fd in records { _ = ftruncate(fd, 0) }  // ours, not a crashed run's
             for fd in held { close(fd) }
             throw error
         }

@@ -71,6 +71,13 @@ public struct TargetStatus: Sendable, Equatable {
         self.target = target
     }
 
+    /// The status of a target that cannot even be set up (e.g. missing credentials).
+    public static func unreadable(target: String, problem: String) -> TargetStatus {
+        var status = TargetStatus(target: target)
+        status.problem = problem
+        return status
+    }
+
     /// The statuses as a Prometheus text file (for node_exporter's textfile collector).
     public static func metrics(_ statuses: [TargetStatus], now: Date) -> String {
         func family(_ name: String, _ help: String, _ value: (TargetStatus) -> Double?) -> String {

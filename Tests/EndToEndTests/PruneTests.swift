@@ -106,6 +106,34 @@ struct PruneTests {
         #expect(try lifeboat.run(["verify", second]).status == 0)
     }
 
+    @Test func aTargetThatCannotBeListedIsSkippedAndTheOthersArePruned() throws {
+        let (lifeboat, first) = try setUp("prune_down")
+        defer { lifeboat.cleanUp() }
+        let program = lifeboat.folder.appendingPathComponent("down-sink").path
+        try "#!/bin/sh\ncase \"$1\" in hello) echo lifeboat-exec-protocol 1 ;; *) echo 'remote unreachable' >&2; exit 1 ;; esac\n"
+            .write(toFile: program, atomically: false, encoding: .utf8)
+        chmod(program, 0o755)
+        try lifeboat.writeConfig("""
+            targets:
+              - name: primary
+                url: ./backups
+                retention: {keep_last: 1}
+              - name: offsite
+                url: exec://\(program)
+                required: false
+                retention: {keep_last: 1}
+            """)
+        Thread.sleep(forTimeInterval: 1.1)
+        let backup = try lifeboat.run(["backup", "--prune"])
+        #expect(backup.status == 3, "the optional target failed, nothing else: \(backup.allOutput)")
+        #expect(backup.stderr.contains("target 'offsite' is not pruned, it cannot be listed"), "\(backup.stderr)")
+        let second = backup.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try ids(lifeboat.backups) == [second], "primary was pruned all the same (\(first) went)")
+
+        let prune = try lifeboat.run(["prune"])
+        #expect(prune.status == 73 && prune.stderr.contains("target 'offsite' could not be pruned"), "\(prune.allOutput)")
+    }
+
     @Test func runsOfOneTargetAreKeptApartAndACrashedRunIsExplained() throws {
         let (lifeboat, _) = try setUp("prune_lock")
         defer { lifeboat.cleanUp() }
@@ -131,7 +159,7 @@ struct PruneTests {
         let prune = try lifeboat.run(["prune"], environment: ["LIFEBOAT_ENV": "production"])
         #expect(prune.status == 75, "\(prune.allOutput)")
         kill(holder.processIdentifier, SIGKILL)
-        holder.waitUntilExit()
+        Thread.sleep(forTimeInterval: 0.3)  // a killed process's descriptors, and its lock, are gone once it exits
 
         // A run killed while holding the lock leaves its record behind.
         try "backup by pid 4242 on db1, started 2026-01-02T03:04:05Z\n".write(toFile: lockFile, atomically: false, encoding: .utf8)

@@ -18,6 +18,24 @@ struct StatusTests {
         #expect(warnings.first?.contains("target 'primary' has ") == true)
     }
 
+    @Test func aTargetThatCannotBeSetUpIsUnhealthyAndAQuietBackupStillPrintsItsID() throws {
+        let source = try TestDatabase.create("status_setup")
+        try source.execute(Fixtures.small)
+        let lifeboat = try LifeboatRunner(source: source.url)
+        defer { lifeboat.cleanUp() }
+        let quiet = try lifeboat.run(["backup", "--log-level", "warning"])
+        #expect(quiet.status == 0 && quiet.stdout.count == 15, "\(quiet.allOutput)")
+        try lifeboat.writeConfig("targets:\n  - name: primary\n    url: ./backups\n  - name: offsite\n    url: s3://b/p\n")
+        let status = try lifeboat.run(
+            ["status", "--metrics-file", "m.prom"],
+            environment: ["AWS_ACCESS_KEY_ID": nil, "AWS_SECRET_ACCESS_KEY": nil, "AWS_PROFILE": nil])
+        #expect(status.status == 1, "\(status.allOutput)")
+        #expect(status.stdout.contains("offsite") && status.stdout.contains("UNREADABLE"), "\(status.stdout)")
+        #expect(status.stderr.contains("lifeboat: error: target 'offsite' cannot be read: "), "\(status.stderr)")
+        let metrics = try String(contentsOf: lifeboat.folder.appendingPathComponent("m.prom"), encoding: .utf8)
+        #expect(metrics.contains("lifeboat_target_readable{target=\"offsite\"} 0"))
+    }
+
     @Test func statusReportsAgesFailuresAndMetrics() throws {
         let source = try TestDatabase.create("status_src")
         try source.execute(Fixtures.small)

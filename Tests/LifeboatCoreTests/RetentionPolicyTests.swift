@@ -75,6 +75,19 @@ import Testing
         #expect(verdicts.filter(\.keep).map(\.backup.id) == ["20250103020000"])
     }
 
+    @Test func safetyBackupsTakeNoSlotAndAreKeptAWeek() {
+        let nightly = daily(from: "20250101", days: 3)
+        let safety = [
+            RetainedBackup(id: "20250102150000", label: "restore_safety_20250102150000"),
+            RetainedBackup(id: "20241201150000", label: "restore_safety_20241201150000"),
+        ]
+        let verdicts = RetentionPolicy(keepLast: 1, daily: 3).select(nightly + safety, now: BackupID.date(of: "20250104000000")!)
+        #expect(verdicts.filter { $0.keep }.map(\.backup.id) == [
+            "20250103020000", "20250102150000", "20250102020000", "20250101020000",
+        ])
+        #expect(verdicts.first { $0.backup.id == "20250102150000" }?.reasons == ["safety backup younger than 7d"])
+    }
+
     @Test func environmentsHaveTheRunbooksDefaults() {
         #expect(RetentionPolicy.defaultPolicy(environment: "production").maxAge == 2_592_000.0)
         #expect(RetentionPolicy.defaultPolicy(environment: "staging").maxAge == 604_800.0)
@@ -86,7 +99,7 @@ import Testing
         #expect(RetentionPolicy.duration("12h") == 43_200)
         #expect(RetentionPolicy.duration("2w") == 1_209_600.0)
         #expect(RetentionPolicy.duration("1y") == 31_536_000.0)
-        for bad in ["", "d", "0d", "-1d", "3m", "1.5d"] { #expect(RetentionPolicy.duration(bad) == nil, "\(bad)") }
+        for bad in ["", "d", "0d", "-1d", "3m", "1.5d", "9999999999999y"] { #expect(RetentionPolicy.duration(bad) == nil, "\(bad)") }
         #expect(RetentionPolicy.matches("before-migration-7", "before-*"))
         #expect(RetentionPolicy.matches("v1.2", "v?.?"))
         #expect(RetentionPolicy.matches("abc", "*"))

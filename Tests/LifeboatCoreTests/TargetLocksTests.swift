@@ -50,14 +50,26 @@ import Testing
     @Test func readersShareButExcludeAPrune() throws {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let reader = try take(.read, as: "restore")
-        _ = try take(.read, as: "verify")
-        _ = try take(.write)  // a backup may run beside a restore
+        let another = try take(.read, as: "verify")
+        let backup = try take(.write)  // a backup may run beside a restore
+        #expect(refusal { _ = try take(.prune, as: "prune") }?.contains("in use by a backup by pid") == true)
+        backup.release()
         #expect(refusal { _ = try take(.prune, as: "prune") }?.contains("in use by a restore, verify or copy") == true)
         reader.release()
+        #expect(refusal { _ = try take(.prune, as: "prune") } != nil, "the second reader still holds the target")
+        another.release()
         let prune = try take(.prune, as: "prune")
         #expect(refusal { _ = try take(.read) }?.contains("target 'primary' is in use by a prune") == true)
         #expect(refusal { _ = try take(.write) }?.contains("in use by a prune by pid") == true)
         prune.release()
+    }
+
+    @Test func aRefusedRunLeavesNoRecordThatLooksLikeACrash() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let busy = try take(.write, [offsite])
+        #expect(refusal { _ = try take(.write, [primary, offsite]) } != nil)
+        busy.release()
+        #expect(try take(.write, [primary, offsite]).staleHolders.isEmpty)
     }
 
     @Test func aRunThatDiedHoldingALockIsReported() throws {

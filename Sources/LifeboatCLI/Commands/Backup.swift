@@ -20,6 +20,24 @@ extension Lifeboat {
         @Flag(help: "Afterwards, delete the backups each target's retention lets go (see prune).")
         var prune = false
 
+        /// Prunes every target after a backup, if no restore is reading one (then it warns and leaves pruning to
+        /// the next run): a failed prune never changes the backup's outcome.
+        private func pruneAfter(_ config: LifeboatConfig, _ targets: [BackupTarget], trail: AuditTrail) async throws {
+            let locks: TargetLocks
+            do {
+                locks = try global.lock(targets.map(\.sink), .prune, for: "prune")
+            } catch let error as LifeboatError where error.code == .targetInUse {
+                global.logger.warning("not pruned this time: \(error.message)")
+                return
+            }
+            defer { locks.release() }
+            let pruner = Pruner(
+                targets: zip(config.targets, targets).map { Pruner.Target(sink: $1.sink, policy: config.retention(of: $0)) },
+                logger: global.logger)
+            try await PruneRun.perform(
+                pruner, dryRun: false, logger: global.logger, trail: trail, printing: false, strict: false)
+        }
+
         func validate() throws {
             if let label {
                 do { try BackupLabel.validate(label) } catch let error as LifeboatError {
@@ -32,7 +50,7 @@ extension Lifeboat {
             try await global.perform(audit: "backup") { config, trail in
                 let targets = try config.backupTargets()
                 trail.sinks = targets.map(\.sink)
-                let locks = try global.lock(targets.map(\.sink), prune ? .prune : .write, for: "backup")
+                let locks = try global.lock(targets.map(\.sink), .write, for: "backup")
                 defer { locks.release() }
                 let space = SpaceCheck(
                     targets: zip(config.targets, targets).map {
@@ -62,12 +80,8 @@ extension Lifeboat {
                                "bytes": "\(manifest.storedBytes)", "seconds": "\(manifest.durationSeconds)",
                                "targets": "\(manifest.targets.filter { $0.status == .complete }.map(\.name).joined(separator: ","))"])
                 print(manifest.id)
-                if prune {
-                    let pruner = Pruner(
-                        targets: zip(config.targets, targets).map { Pruner.Target(sink: $1.sink, policy: config.retention(of: $0)) },
-                        logger: global.logger)
-                    try await PruneRun.perform(pruner, dryRun: false, logger: global.logger, trail: trail, printing: false)
-                }
+                locks.release()
+                if prune { try await pruneAfter(config, targets, trail: trail) }
                 for warning in await space.after() { global.logger.warning("\(warning)") }
                 guard outcome.failures.isEmpty else {
                     for failure in outcome.failures {

@@ -42,11 +42,18 @@ extension Lifeboat {
 
 /// Plans and applies a prune, printing the plan; shared by `prune` and `backup --prune`.
 enum PruneRun {
-    /// - Parameter printing: Whether the plan goes to stdout (`backup` keeps stdout for the new id).
+    /// - Parameters:
+    ///   - printing: Whether the plan goes to stdout (`backup` keeps stdout for the new id).
+    ///   - strict: Whether targets that could not be pruned fail the command (`prune`), or are only warned about
+    ///     (`backup --prune`, whose outcome is the backup's).
     static func perform(
-        _ pruner: Pruner, dryRun: Bool, logger: Logger, trail: AuditTrail, printing: Bool = true
+        _ pruner: Pruner, dryRun: Bool, logger: Logger, trail: AuditTrail, printing: Bool = true, strict: Bool = true
     ) async throws {
-        let plans = try await pruner.plan()
+        let plans = await pruner.plan()
+        var problems = plans.compactMap { plan in plan.problem.map { (plan.sink.name, $0) } }
+        for (target, problem) in problems {
+            logger.warning("target '\(target)' is not pruned, it cannot be listed: \(problem.message)")
+        }
         guard !plans.isEmpty else {
             logger.notice("no target has a retention policy that deletes anything; set retention: on a target")
             return
@@ -60,10 +67,10 @@ enum PruneRun {
         if printing {
             print(TextTable.render(header: ["TARGET", "ID", "LABEL", "ACTION", "KEPT BY"], rows: rows), terminator: "")
         }
-        guard !dryRun else { return }
+        guard !dryRun else { return try finish(problems, strict: strict) }
         let report = await pruner.apply(plans)
         trail.deleted = report.deleted.map { "\($0.target):\($0.id)" }
-        for plan in plans {
+        for plan in plans where plan.problem == nil {
             let deleted = report.deleted.filter { $0.target == plan.sink.name }.count
             logger.notice("pruned \(deleted) backup\(deleted == 1 ? "" : "s") from target '\(plan.sink.name)'")
         }
@@ -71,10 +78,20 @@ enum PruneRun {
             throw LifeboatError(.interrupted, "prune interrupted; what it deleted is gone, the rest stays complete")
         }
         if let first = report.failures.first {
-            throw LifeboatError(
+            let failure = LifeboatError(
                 .targetUnwritable,
                 "\(report.failures.count) backup\(report.failures.count == 1 ? "" : "s") could not be pruned, the "
                     + "first \(first.id) from target '\(first.target)': \(first.error)")
+            if !strict { logger.warning("\(failure.message)") }
+            problems.insert((first.target, failure), at: 0)
         }
+        try finish(problems, strict: strict)
+    }
+
+    /// Throws the first problem when `strict`.
+    private static func finish(_ problems: [(String, LifeboatError)], strict: Bool) throws {
+        guard strict, let (target, first) = problems.first else { return }
+        throw first.message.contains("could not be pruned")
+            ? first : LifeboatError(first.code, "target '\(target)' could not be pruned: \(first.message)")
     }
 }

@@ -35,8 +35,16 @@ extension Lifeboat {
                 let config = try global.loadConfig()
                 let limit = maxAge.flatMap(RetentionPolicy.duration) ?? config.maxBackupAge
                 let now = Date()
-                let statuses = await TargetStatus.read(
-                    sinks: try global.sinks(config), audit: (try? config.auditLog.entries()) ?? [])
+                let audit = (try? config.auditLog.entries()) ?? []
+                var statuses: [TargetStatus] = []
+                for target in config.targets {
+                    do {
+                        statuses += await TargetStatus.read(sinks: [try Lifeboat.registry.makeSink(target)], audit: audit)
+                    } catch {
+                        let problem = (error as? LifeboatError)?.message ?? "\(error)"
+                        statuses.append(.unreadable(target: target.name, problem: problem))
+                    }
+                }
                 if let metricsFile { try Self.writeAtomically(TargetStatus.metrics(statuses, now: now), to: metricsFile) }
                 print(json ? try Self.json(statuses, limit: limit, now: now) : Self.table(statuses, limit: limit, now: now),
                       terminator: "")
