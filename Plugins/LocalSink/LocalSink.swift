@@ -73,12 +73,16 @@ public struct LocalSink: Sink {
 
     public func deleteBackup(id: String) async throws {
         let folder = root + "/" + id
-        guard BackupID.isValid(id), FileSystem.isRegularFile(folder + "/" + Self.manifestName) else {
+        guard BackupID.isValid(id) else {
             throw LifeboatError(.backupNotFound, "backup \(id) is not in target '\(name)' (\(root))")
         }
-        let (folderLeft, manifestLeft) = await BlockingWorker(name: "lifeboat-local-delete").runCleanup {
+        let outcome = await BlockingWorker(name: "lifeboat-local-delete").runCleanup { () -> (Bool, Bool)? in
+            guard FileSystem.isRegularFile(folder + "/" + Self.manifestName) else { return nil }
             Self.removeBackupFolder(folder)
             return (FileManager.default.fileExists(atPath: folder), FileSystem.isRegularFile(folder + "/" + Self.manifestName))
+        }
+        guard let (folderLeft, manifestLeft) = outcome else {
+            throw LifeboatError(.backupNotFound, "backup \(id) is not in target '\(name)' (\(root))")
         }
         if folderLeft {
             throw LifeboatError(

@@ -85,6 +85,9 @@ def put(id_, name):
     staged = os.path.join(OBJECTS, ".incoming", f"{os.getpid()}")
     size, sha = write_atomically(staged, stdin_chunks())
     with store_lock():
+        if not os.path.isdir(backup(id_)):  # aborted meanwhile: recreating it would leave the id looking taken
+            os.unlink(staged)
+            sys.exit(f"backup {id_} was aborted while this artifact was being written")
         obj = os.path.join(OBJECTS, sha)
         if os.path.exists(obj):
             os.unlink(staged)

@@ -5,7 +5,7 @@ import LifeboatCore
 extension Lifeboat {
     struct Log: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show the audit log: every backup, restore, rollback, copy, verify and prune, oldest first.",
+            abstract: "Show the audit log: every backup, restore, rollback, copy, verify, drill and prune, oldest first.",
             discussion: """
                 Reads audit_log: (default: audit.jsonl in LIFEBOAT_STATE_DIR, ~/.local/state/lifeboat). Each \
                 entry records the time, operator, host, operation, backup, targets, status, duration, checksums \
