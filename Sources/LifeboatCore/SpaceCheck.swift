@@ -69,7 +69,7 @@ public struct SpaceCheck: Sendable {
             let manifest = try? await Catalog.manifest(id: newest, on: sink),
             let record = manifest.record(forTarget: sink.name)
         else { return nil }
-        return record.artifacts.reduce(0) { $0 + $1.storedBytes }
+        return record.storedBytes
     }
 
     private static func low(_ name: String, _ space: DiskSpace, _ threshold: Int) -> String {

@@ -29,6 +29,9 @@ public struct TargetRecord: Codable, Sendable, Equatable {
     /// How each artifact is stored here, in the order of ``Manifest/artifacts``; empty when the target failed.
     public var artifacts: [StoredArtifact]
 
+    /// The bytes this target stores for the backup.
+    public var storedBytes: Int { artifacts.reduce(0) { $0 + $1.storedBytes } }
+
     /// Creates a record.
     public init(
         name: String, location: String, required: Bool, status: Status, error: String? = nil, codec: String,
@@ -77,7 +80,7 @@ extension Manifest {
 
     /// The stored bytes of the copy on the first complete target (what `list` shows).
     public var storedBytes: Int {
-        targets.first { $0.status == .complete }?.artifacts.reduce(0) { $0 + $1.storedBytes } ?? 0
+        targets.first { $0.status == .complete }?.storedBytes ?? 0
     }
 
     /// Throws unless every complete target records every artifact.

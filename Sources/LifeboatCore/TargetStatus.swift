@@ -50,7 +50,7 @@ public struct TargetStatus: Sendable, Equatable {
                     status.latest = Latest(
                         id: id, label: manifest.label, finishedAt: manifest.finishedAt,
                         durationSeconds: manifest.durationSeconds,
-                        storedBytes: manifest.record(forTarget: sink.name)?.artifacts.reduce(0) { $0 + $1.storedBytes } ?? 0)
+                        storedBytes: manifest.record(forTarget: sink.name)?.storedBytes ?? 0)
                     break
                 }
             } catch {

@@ -63,15 +63,10 @@ extension Lifeboat {
                     source: try Lifeboat.registry.makeSource(config.source), targets: targets,
                     logger: global.logger, environment: config.environment)
                 let display = ProgressDisplay(logger: global.logger)
+                defer { display.stop() }
                 engine.progress = display.meter
-                let outcome: BackupOutcome
-                do {
-                    outcome = try await engine.run(label: label)
-                    display.stop()
-                } catch {
-                    display.stop()
-                    throw error
-                }
+                let outcome = try await engine.run(label: label)
+                display.stop()  // before the id and the notices that follow
                 let manifest = outcome.manifest
                 trail.record(manifest)
                 global.logger.notice(

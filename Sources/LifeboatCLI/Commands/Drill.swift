@@ -36,15 +36,10 @@ extension Lifeboat {
                     options: DestinationOptions(jobs: config.source.jobs, toolDirectory: config.source.pgBinDir, noOwner: false))
                 var engine = RestoreEngine(sinks: sinks, destination: destination, registry: Lifeboat.registry, logger: global.logger)
                 let display = ProgressDisplay(logger: global.logger)
+                defer { display.stop() }
                 engine.progress = display.meter
-                let report: DrillReport
-                do {
-                    report = try await engine.drill(BackupSelector(backup))
-                    display.stop()
-                } catch {
-                    display.stop()
-                    throw error
-                }
+                let report = try await engine.drill(BackupSelector(backup))
+                display.stop()  // before the report
                 let manifest = report.restore.manifest
                 trail.record(manifest)
 
