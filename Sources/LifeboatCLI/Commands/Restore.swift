@@ -57,12 +57,9 @@ extension Lifeboat {
 
         func run() async throws {
             try await global.perform(audit: "restore") { config, trail in
-                let display = ProgressDisplay(logger: global.logger)
-                defer { display.stop() }
-                let engine = try target.engine(config, global: global, display: display)
-                trail.sinks = engine.sinks
-                let locks = try global.lock(engine.sinks, .read, for: "restore")
-                defer { locks.release() }
+                let session = try target.session(config, global: global, trail: trail, for: "restore")
+                defer { session.end() }
+                let engine = session.engine
                 let started = Date()
                 let selector = BackupSelector(backup)
                 guard clean || !tables.isEmpty || !schemas.isEmpty else {
@@ -100,12 +97,9 @@ extension Lifeboat {
 
         func run() async throws {
             try await global.perform(audit: "rollback") { config, trail in
-                let display = ProgressDisplay(logger: global.logger)
-                defer { display.stop() }
-                let engine = try target.engine(config, global: global, display: display)
-                trail.sinks = engine.sinks
-                let locks = try global.lock(engine.sinks, .read, for: "rollback")
-                defer { locks.release() }
+                let session = try target.session(config, global: global, trail: trail, for: "rollback")
+                defer { session.end() }
+                let engine = session.engine
                 guard let destination = engine.destination as? any ReplaceableDestination else {
                     throw LifeboatError(.configInvalid, "\(engine.destination.location) cannot be rolled back")
                 }
@@ -155,17 +149,41 @@ struct RestoreTargetOptions: ParsableArguments {
         if let jobs, !(1...64).contains(jobs) { throw ValidationError("--jobs must be from 1 to 64") }
     }
 
-    /// A restore engine reading the configured targets (or `--from`) and writing `--into`, showing progress on
-    /// `display`.
-    func engine(_ config: LifeboatConfig, global: GlobalOptions, display: ProgressDisplay? = nil) throws -> RestoreEngine {
+    /// A restore engine reading the configured targets (or `--from`) and writing `--into`, with progress shown and
+    /// the targets' read locks held until ``RestoreSession/end()``; the audit trail records the targets.
+    func session(_ config: LifeboatConfig, global: GlobalOptions, trail: AuditTrail, for operation: String) throws
+        -> RestoreSession
+    {
         let destination = try Lifeboat.registry.makeDestination(
             into,
             options: DestinationOptions(jobs: jobs ?? config.source.jobs, toolDirectory: config.source.pgBinDir, noOwner: noOwner))
+        let display = ProgressDisplay(logger: global.logger)
         var engine = RestoreEngine(
             sinks: try global.sinks(config, from: from), destination: destination, registry: Lifeboat.registry,
             logger: global.logger)
-        engine.progress = display?.meter
-        return engine
+        engine.progress = display.meter
+        trail.sinks = engine.sinks
+        let locks: TargetLocks
+        do {
+            locks = try global.lock(engine.sinks, .read, for: operation)
+        } catch {
+            display.stop()
+            throw error
+        }
+        return RestoreSession(engine: engine, display: display, locks: locks)
+    }
+}
+
+/// A restore engine with what it holds while it runs: its progress display and the targets' read locks.
+struct RestoreSession {
+    let engine: RestoreEngine
+    let display: ProgressDisplay
+    let locks: TargetLocks
+
+    /// Stops the display and releases the locks.
+    func end() {
+        display.stop()
+        locks.release()
     }
 }
 
