@@ -8,7 +8,7 @@ extension PostgresDestination: ReplaceableDestination {
     public var serverAddress: String { connection.serverAddress }
 
     /// Where `CREATE`, `DROP` and `ALTER DATABASE` run: another database on the same server.
-    private var maintenance: ConnectionInfo {
+    var maintenance: ConnectionInfo {
         connection.with(database: databaseName == "postgres" ? "template1" : "postgres")
     }
 
@@ -61,6 +61,12 @@ extension PostgresDestination: ReplaceableDestination {
     }
 
     public func makeStaging() async throws -> any ReplaceableDestination {
+        try await makeStaging(ifMissing: nil)
+    }
+
+    /// Creates an empty staging database beside this one, like it; when this one does not exist yet and `encoding`
+    /// is given, one of that encoding with the server's defaults.
+    func makeStaging(ifMissing encoding: String?) async throws -> PostgresDestination {
         let name = scratchName("new")
         return try await PGConnection.using(maintenance, purpose: "staging") { session in
             do {
@@ -70,6 +76,12 @@ extension PostgresDestination: ReplaceableDestination {
                     FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace
                     WHERE d.datname = \(SQL.literal(databaseName))
                     """)
+                if rows.isEmpty, let encoding {
+                    try await session.run([
+                        "CREATE DATABASE \(SQL.identifier(name)) TEMPLATE template0 ENCODING \(SQL.literal(encoding))"
+                    ])
+                    return PostgresDestination(connection: connection.with(database: name), options: options, tools: tools)
+                }
                 guard let row = rows.first, let json = row[0],
                     let fields = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
                 else { throw LifeboatError(.databaseMissing, "database \(connection.display) does not exist") }
@@ -88,7 +100,7 @@ extension PostgresDestination: ReplaceableDestination {
                 throw LifeboatError(
                     .restoreFailed,
                     "cannot create a staging database beside \(connection.display): \(error)"
-                        + (error.sqlState == "42501" ? "; --clean needs a role with CREATEDB that owns the database" : ""),
+                        + (error.sqlState == "42501" ? "; the role needs CREATEDB and to own the database" : ""),
                     cause: error)
             } catch where Task.isCancelled {
                 await Task { await PostgresDestination(connection: connection.with(database: name), options: options, tools: tools).discard() }.value
@@ -110,10 +122,32 @@ extension PostgresDestination: ReplaceableDestination {
         return try await Task { try await performSwap(stagingName, terminatingSessions: terminatingSessions) }.value
     }
 
-    private func performSwap(_ stagingName: String, terminatingSessions: Bool) async throws -> SwapOutcome {
+    /// Puts `staging` in this database's place as ``swap(in:terminatingSessions:)`` does, but with `comment` as the
+    /// database's comment; when this database does not exist, renames `staging` to it.
+    func replace(with staging: PostgresDestination, comment: String, terminatingSessions: Bool) async throws
+        -> SwapOutcome
+    {
+        let stagingName = staging.databaseName
+        return try await Task {
+            try await performSwap(stagingName, terminatingSessions: terminatingSessions, comment: comment)
+        }.value
+    }
+
+    private func performSwap(_ stagingName: String, terminatingSessions: Bool, comment: String? = nil)
+        async throws -> SwapOutcome
+    {
         let target = SQL.identifier(databaseName)
         let old = scratchName("old")
         return try await PGConnection.using(maintenance, purpose: "swap") { session in
+            if let comment,
+                try await session.query("SELECT 1 FROM pg_database WHERE datname = \(SQL.literal(databaseName))").isEmpty
+            {
+                try await session.run([
+                    "COMMENT ON DATABASE \(SQL.identifier(stagingName)) IS \(SQL.literal(comment))",
+                    "ALTER DATABASE \(SQL.identifier(stagingName)) RENAME TO \(target)",
+                ])
+                return SwapOutcome(terminatedSessions: 0, warning: nil)
+            }
             // From here no session can join; every way out below allows connections again, or swaps.
             try await session.run(["ALTER DATABASE \(target) ALLOW_CONNECTIONS false"])
             let terminated: Int
@@ -123,11 +157,13 @@ extension PostgresDestination: ReplaceableDestination {
                     throw LifeboatError(
                         .targetInUse,
                         "\(others.count) session(s) connected to \(connection.display) while it was being restored; stop "
-                            + "them, or pass --force to terminate them")
+                            + "them, or " + (comment == nil ? "pass --force" : "set terminate_sessions: true on the target")
+                            + " to terminate them")
                 }
                 terminated = try await Self.terminateSessions(
                     on: session, datname: SQL.literal(databaseName), of: connection.display)
-                let settings = try await DatabaseSettings.read(databaseName, on: session)
+                var settings = try await DatabaseSettings.read(databaseName, on: session)
+                settings.comment = comment ?? settings.comment
                 try await session.run(settings.statements(for: stagingName))
                 try await session.run([
                     "BEGIN", "ALTER DATABASE \(target) RENAME TO \(SQL.identifier(old))",

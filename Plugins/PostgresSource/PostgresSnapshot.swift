@@ -7,17 +7,20 @@ final class PostgresSnapshot: SourceSnapshot, @unchecked Sendable {
     var parallelism: Int { pool.size + 1 }
 
     private let tables: [CopiedTable]
+    /// Schemas left out of the backup altogether.
+    private let excludedSchemas: [String]
     private let coordinator: PGConnection
     private let pool: ConnectionPool
     private let connection: ConnectionInfo
     private let pgDump: String
 
     init(
-        info: SourceInfo, tables: [CopiedTable], coordinator: PGConnection, pool: ConnectionPool,
-        connection: ConnectionInfo, pgDump: String
+        info: SourceInfo, tables: [CopiedTable], excludedSchemas: [String], coordinator: PGConnection,
+        pool: ConnectionPool, connection: ConnectionInfo, pgDump: String
     ) {
         self.info = info
         self.tables = tables
+        self.excludedSchemas = excludedSchemas
         self.coordinator = coordinator
         self.pool = pool
         self.connection = connection
@@ -26,7 +29,7 @@ final class PostgresSnapshot: SourceSnapshot, @unchecked Sendable {
             + tables.enumerated().map { position, table in
                 ArtifactPlan(
                     name: ArtifactName.tableData(position: position + 1, table: table.name), kind: .tableData,
-                    table: table.name, columns: table.columns)
+                    table: table.name, columns: table.columns, columnTypes: table.columnTypes)
             }
     }
 
@@ -58,14 +61,15 @@ final class PostgresSnapshot: SourceSnapshot, @unchecked Sendable {
         }
     }
 
-    /// Everything but the rows Lifeboat copies itself: schema, sequence positions, large objects, extension
-    /// configuration data, materialized view refreshes. A custom-format archive, uncompressed (codecs come later
+    /// Everything but the rows Lifeboat copies itself (and the excluded schemas): schema, sequence positions,
+    /// large objects, extension configuration data, materialized view refreshes. A custom-format archive, uncompressed (codecs come later
     /// in the pipeline), read under the same snapshot.
     private func dumpSchema(to output: @Sendable ([UInt8]) async throws -> Void) async throws {
         let arguments = [
             "--format=custom", "--compress=0", "--no-password", "--snapshot=\(info.snapshot)",
             "--dbname=\(connection.conninfoWithoutPassword)",
         ] + tables.map { "--exclude-table-data=\(SQL.exactPattern($0.name))" }
+            + excludedSchemas.map { "--exclude-schema=\(SQL.identifier($0))" }
         let process = try ChildProcess(
             executable: pgDump, arguments: arguments, environment: connection.toolEnvironment)
         do {

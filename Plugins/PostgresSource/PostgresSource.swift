@@ -26,7 +26,9 @@ public struct PostgresSource: Source {
             var info = try await describe(coordinator)
             info.dumpToolMajorVersion = pgDump.major
             info.server = connection.serverAddress
-            let tables = try await listTables(coordinator)
+            // Backup schemas of a `mode: schema` target on this database are not part of its backups.
+            let ownSchemas = try await coordinator.query(ReplicaRecord.ownSchemasQuery).compactMap { $0[0] }
+            let tables = try await listTables(coordinator).filter { !ownSchemas.contains($0.name.schema) }
             if !tables.isEmpty {
                 try await coordinator.query(
                     "LOCK TABLE " + tables.map { SQL.table($0.name) }.joined(separator: ", ") + " IN ACCESS SHARE MODE")
@@ -44,8 +46,8 @@ public struct PostgresSource: Source {
                 "snapshot \(info.snapshot) of \(connection.display)",
                 metadata: ["server": "\(info.serverVersion)", "tables": "\(tables.count)", "bytes": "\(info.sizeBytes)"])
             return PostgresSnapshot(
-                info: info, tables: tables, coordinator: coordinator, pool: ConnectionPool(workers),
-                connection: connection, pgDump: pgDump.path)
+                info: info, tables: tables, excludedSchemas: ownSchemas, coordinator: coordinator,
+                pool: ConnectionPool(workers), connection: connection, pgDump: pgDump.path)
         } catch let error as PostgresServerError {
             throw LifeboatError(
                 .backupFailed, "cannot open a snapshot of \(connection.display): \(error)", cause: error)
@@ -70,6 +72,9 @@ public struct PostgresSource: Source {
         try await connection.query("""
             SELECT n.nspname, c.relname,
                    (SELECT coalesce(json_agg(attname ORDER BY attnum), '[]') FROM pg_attribute
+                    WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped AND attgenerated = ''),
+                   (SELECT coalesce(json_agg(format_type(atttypid, atttypmod) ORDER BY attnum), '[]')
+                    FROM pg_attribute
                     WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped AND attgenerated = '')
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind = 'r' AND c.relpersistence <> 't'
@@ -79,7 +84,9 @@ public struct PostgresSource: Source {
             ORDER BY pg_relation_size(c.oid) DESC, n.nspname, c.relname
             """).map { row in
             let columns = try JSONDecoder().decode([String].self, from: Data((row[2] ?? "[]").utf8))
-            return CopiedTable(name: TableName(schema: row[0] ?? "", name: row[1] ?? ""), columns: columns)
+            let types = try JSONDecoder().decode([String].self, from: Data((row[3] ?? "[]").utf8))
+            return CopiedTable(
+                name: TableName(schema: row[0] ?? "", name: row[1] ?? ""), columns: columns, columnTypes: types)
         }
     }
 }
@@ -88,6 +95,8 @@ public struct PostgresSource: Source {
 struct CopiedTable: Sendable {
     let name: TableName
     let columns: [String]
+    /// The columns' types, as `format_type` names them.
+    let columnTypes: [String]
 }
 
 /// Settings every Lifeboat session uses, so that COPY text round-trips exactly and long runs are not cut off.

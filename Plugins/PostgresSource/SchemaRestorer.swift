@@ -14,14 +14,9 @@ struct SchemaRestorer: Sendable {
     static func extract(
         _ schema: Artifact, from store: ArtifactStore, pgRestore: String, connection: ConnectionInfo, noOwner: Bool
     ) async throws -> SchemaRestorer {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        let archive = folder.appendingPathComponent("schema.pgdump")
+        let (archive, file) = try makeArchiveFile()
         let restorer = SchemaRestorer(pgRestore: pgRestore, connection: connection, noOwner: noOwner, archive: archive)
         do {
-            guard FileManager.default.createFile(atPath: archive.path, contents: nil, attributes: [.posixPermissions: 0o600]),
-                let file = FileHandle(forWritingAtPath: archive.path)
-            else { throw LifeboatError(.io, "cannot write a temporary file in \(folder.path)") }
             let worker = BlockingWorker(name: "lifeboat-schema-file")
             defer { try? file.close() }
             try await store.read(schema) { chunk in try await worker.run { try file.write(contentsOf: chunk) } }
@@ -30,6 +25,21 @@ struct SchemaRestorer: Sendable {
             throw error
         }
         return restorer
+    }
+
+    /// Creates an empty archive file, readable only by this user, in a new private folder; the caller writes the
+    /// archive through the handle, closes it, and removes the folder when done.
+    static func makeArchiveFile() throws -> (URL, FileHandle) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let archive = folder.appendingPathComponent("schema.pgdump")
+        guard FileManager.default.createFile(atPath: archive.path, contents: nil, attributes: [.posixPermissions: 0o600]),
+            let file = FileHandle(forWritingAtPath: archive.path)
+        else {
+            try? FileManager.default.removeItem(at: folder)
+            throw LifeboatError(.io, "cannot write a temporary file in \(folder.path)")
+        }
+        return (archive, file)
     }
 
     /// A path for a file of the caller's (e.g. a `--use-list` file) in the archive's private folder, deleted with it.

@@ -10,24 +10,28 @@ extension LifeboatConfig {
         return try targets.map { try backupTarget($0, encodings: encodings) }
     }
 
-    private func backupTarget(_ target: TargetConfig, encodings: Int) throws -> BackupTarget {
+    /// A database target loads raw bytes: its `compression:` is ignored.
+    func backupTarget(_ target: TargetConfig, encodings: Int) throws -> BackupTarget {
         let cores = min(ProcessInfo.processInfo.activeProcessorCount, 64)
-        var compression = target.compression
+        let sink = try Lifeboat.registry.makeSink(target)
+        var compression = sink is any DatabaseTarget ? .none : target.compression
         compression.threads = compression.threads ?? max(1, cores / ((source.jobs + 1) * encodings))
         return BackupTarget(
-            sink: try Lifeboat.registry.makeSink(target), compression: compression,
+            sink: sink, compression: compression,
             codec: try Lifeboat.registry.makeCodec(compression), required: target.required,
             bufferBytes: target.bufferBytes)
     }
 
     /// A safety backup of the database at `url` to the first configured target that can be read and is not in
-    /// use, with that target's write lock, which the caller releases when done.
+    /// use (and stores artifacts: a database target would replace its copy), with that target's write lock, which
+    /// the caller releases when done.
     func safetyBackup(of url: String, global: GlobalOptions) async throws -> (plan: SafetyBackup, lock: TargetLocks) {
         let logger = global.logger
         var firstError: (any Error)?
         for target in targets {
             do {
                 let planned = try backupTarget(target, encodings: 1)
+                if planned.sink is any DatabaseTarget { continue }
                 _ = try await planned.sink.listBackups()
                 let source = try Lifeboat.registry.makeSource(
                     SourceConfig(url: url, jobs: source.jobs, pgBinDir: source.pgBinDir))

@@ -63,7 +63,7 @@ final class ArtifactFanOut: @unchecked Sendable {
 
     /// Opens the artifact on every target still in the run.
     /// - Throws: A required target's failure to open it, or a codec's failure to start.
-    init(plan: ArtifactPlan, runs: [TargetRun]) async throws {
+    init(plan: ArtifactPlan, source: SourceInfo, runs: [TargetRun]) async throws {
         self.plan = plan
         var encodings: [Encoding] = []
         var settings: [CompressionConfig] = []
@@ -73,7 +73,7 @@ final class ArtifactFanOut: @unchecked Sendable {
                 let name = plan.name + (run.target.codec?.fileExtension ?? "")
                 let writer: any ArtifactWriter
                 do {
-                    writer = try await run.writer.makeArtifactWriter(name: name)
+                    writer = try await run.writer.makeArtifactWriter(name: name, for: plan, of: source)
                 } catch {
                     await run.fail(error)
                     try await Self.requireHealthy(run)

@@ -148,7 +148,7 @@ public struct BackupEngine: Sendable {
     private func dump(_ plan: ArtifactPlan, from snapshot: any SourceSnapshot, to runs: [TargetRun]) async throws
         -> (Artifact, [String: StoredArtifact])
     {
-        let fanOut = try await ArtifactFanOut(plan: plan, runs: runs)
+        let fanOut = try await ArtifactFanOut(plan: plan, source: snapshot.info, runs: runs)
         return try await withThrowingTaskGroup(of: (ObjectIdentifier, Bool).self) { group in
             for stream in fanOut.streams { group.addTask { (ObjectIdentifier(stream), await stream.consume()) } }
             do {

@@ -56,7 +56,8 @@ public struct Catalog: Sendable {
         var copies: [BackupCopy] = []
         var manifest: Manifest?
         var problems = listings.problems
-        for listing in listings where listing.ids.contains(id) {
+        let databases = listings.filter { $0.ids.contains(id) && $0.sink is any DatabaseTarget }.map(\.sink.name)
+        for listing in listings where listing.ids.contains(id) && !(listing.sink is any DatabaseTarget) {
             do {
                 let own = try await Self.manifest(id: id, on: listing.sink)
                 guard let record = own.record(forTarget: listing.sink.name) else {
@@ -79,7 +80,14 @@ public struct Catalog: Sendable {
                 logger.warning("target '\(listing.sink.name)' skipped for backup \(id): \(problem.message)")
             }
         }
-        guard let manifest else { throw problems.values.first ?? notFound(selector) }
+        guard let manifest else {
+            if let problem = problems.values.first { throw problem }
+            guard let database = databases.first else { throw notFound(selector) }
+            throw LifeboatError(
+                .artifactMissing,
+                "backup \(id) is held only by database target \(databases.map { "'\($0)'" }.joined(separator: ", ")), "
+                    + "which keeps it as a live database, not as artifacts; restore from it with --from \(database)")
+        }
         return ResolvedBackup(manifest: manifest, copies: copies, problems: problems)
     }
 

@@ -174,13 +174,20 @@ public struct ArtifactPlan: Sendable, Equatable {
     /// The table's columns in data order, for table data. Restores name them explicitly, because a restored
     /// table's physical column order can differ from the source's (e.g. a column added to an inheritance parent).
     public var columns: [String]?
+    /// The SQL types of ``columns`` as the source names them (e.g. `numeric(12,2)`), for targets that create
+    /// tables of their own; not recorded in the manifest.
+    public var columnTypes: [String]?
 
     /// Creates a plan.
-    public init(name: String, kind: ArtifactKind, table: TableName? = nil, columns: [String]? = nil) {
+    public init(
+        name: String, kind: ArtifactKind, table: TableName? = nil, columns: [String]? = nil,
+        columnTypes: [String]? = nil
+    ) {
         self.name = name
         self.kind = kind
         self.table = table
         self.columns = columns
+        self.columnTypes = columnTypes
     }
 }
 

@@ -72,11 +72,27 @@ extension Sink {
     public func diskSpace() async throws -> DiskSpace? { nil }
 }
 
+extension BackupWriter {
+    /// Stores the artifact under its name; what it holds does not matter.
+    public func makeArtifactWriter(name: String, for artifact: ArtifactPlan, of source: SourceInfo) async throws
+        -> any ArtifactWriter
+    {
+        try await makeArtifactWriter(name: name)
+    }
+}
+
 /// Writes the artifacts of one backup, then commits its manifest.
 public protocol BackupWriter: Sendable {
     /// Creates a writer for one artifact of this backup. Writers of different artifacts may run concurrently.
     /// - Parameter name: A relative path made by ``ArtifactName``; never user input.
     func makeArtifactWriter(name: String) async throws -> any ArtifactWriter
+
+    /// Creates a writer for one artifact of a backup being taken, knowing what the artifact holds and where it
+    /// comes from. A backup calls this one; ``makeArtifactWriter(name:)`` serves copies of stored backups. Targets
+    /// that load artifacts rather than store them (a database replica) need `artifact` and `source`; the default
+    /// calls ``makeArtifactWriter(name:)``.
+    func makeArtifactWriter(name: String, for artifact: ArtifactPlan, of source: SourceInfo) async throws
+        -> any ArtifactWriter
 
     /// Makes the backup complete by writing its manifest last, atomically and durably.
     func commit(manifest: [UInt8]) async throws

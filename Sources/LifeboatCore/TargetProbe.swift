@@ -4,9 +4,14 @@ import Foundation
 public enum TargetProbe {
     /// Writes a small artifact under an uncommitted backup, reads it back, and aborts the backup. The backup's id
     /// is in 1970: never a real backup's, and since it is never committed, never listed.
+    /// A ``DatabaseTarget`` runs its own ``DatabaseTarget/preflight()`` instead.
     /// - Returns: A line for people, e.g. `target 'primary' (/var/backups): wrote, read back and removed a probe`.
     /// - Throws: ``LifeboatError`` saying which step failed.
     public static func run(_ sink: any Sink) async throws -> String {
+        if let database = sink as? any DatabaseTarget {
+            let passed = try await database.preflight()
+            return "target '\(sink.name)' (\(sink.location)): " + passed.joined(separator: "; ")
+        }
         var found: (id: String, writer: any BackupWriter)?
         // A probe a killed check left holds its id: take the next.
         for second in 0..<10 where found == nil {

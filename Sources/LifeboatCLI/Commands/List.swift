@@ -8,8 +8,9 @@ extension Lifeboat {
             abstract: "List the backups on every target, and which targets hold each.",
             discussion: """
                 A target is shown as NAME when it holds the backup complete, NAME(failed) when the backup run \
-                recorded it as failed, and NAME(missing) when the run completed it but it does not hold it now \
-                (or cannot be read: see the warnings).
+                recorded it as failed, NAME(replaced) when a replica database has since loaded a newer backup, \
+                and NAME(missing) when the run completed it but it does not hold it now (or cannot be read: see \
+                the warnings).
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -20,8 +21,11 @@ extension Lifeboat {
         func run() async throws {
             try await global.perform {
                 let config = try global.loadConfig()
-                let catalog = Catalog(sinks: try global.sinks(config), logger: global.logger)
-                let listing = BackupListing(entries: try await catalog.entries(), targets: config.targets.map(\.name))
+                let sinks = try global.sinks(config)
+                let catalog = Catalog(sinks: sinks, logger: global.logger)
+                let replicas = sinks.filter { ($0 as? any DatabaseTarget)?.replacesEachBackup == true }.map(\.name)
+                let listing = BackupListing(
+                    entries: try await catalog.entries(), targets: config.targets.map(\.name), replicas: Set(replicas))
                 print(json ? try listing.json() : listing.table(), terminator: "")
             }
         }
@@ -34,10 +38,12 @@ struct BackupListing {
     var entries: [CatalogEntry]
     /// The configured targets, in order.
     var targets: [String]
+    /// The targets that hold one backup at a time, replaced by the next.
+    var replicas: Set<String> = []
 
     struct TargetState: Encodable {
         var name: String
-        /// `complete`, `failed` or `missing`.
+        /// `complete`, `failed`, `replaced` or `missing`.
         var status: String
     }
 
@@ -59,7 +65,10 @@ struct BackupListing {
             if entry.holders.contains(name) { return TargetState(name: name, status: "complete") }
             switch entry.manifest.targets.first(where: { $0.name == name })?.status {
             case .failed?: return TargetState(name: name, status: "failed")
-            case .complete?: return TargetState(name: name, status: "missing")
+            case .complete?:
+                let replaced = replicas.contains(name)
+                    && entries.contains { $0.holders.contains(name) && $0.manifest.id > entry.manifest.id }
+                return TargetState(name: name, status: replaced ? "replaced" : "missing")
             case nil: return nil
             }
         }

@@ -57,11 +57,18 @@ extension Lifeboat {
 
         func run() async throws {
             try await global.perform(audit: "restore") { config, trail in
-                let session = try target.session(config, global: global, trail: trail, for: "restore")
+                let started = Date()
+                var selector = BackupSelector(backup)
+                let dump = try await target.dumpIfDatabase(config, selector, global: global)
+                defer { dump?.remove() }
+                if let dump {
+                    selector = .id(dump.dump.id)
+                    print("dumped target '\(target.from ?? "")', which holds backup \(dump.held.id), as \(dump.dump.id)")
+                }
+                let session = try target.session(
+                    config, global: global, trail: trail, for: "restore", sinks: dump.map { [$0.sink] })
                 defer { session.end() }
                 let engine = session.engine
-                let started = Date()
-                let selector = BackupSelector(backup)
                 guard clean || !tables.isEmpty || !schemas.isEmpty else {
                     let report = try await engine.run(selector)
                     trail.record(report.manifest)
@@ -149,17 +156,29 @@ struct RestoreTargetOptions: ParsableArguments {
         if let jobs, !(1...64).contains(jobs) { throw ValidationError("--jobs must be from 1 to 64") }
     }
 
-    /// A restore engine reading the configured targets (or `--from`) and writing `--into`, with progress shown and
-    /// the targets' read locks held until ``RestoreSession/end()``; the audit trail records the targets.
-    func session(_ config: LifeboatConfig, global: GlobalOptions, trail: AuditTrail, for operation: String) throws
-        -> RestoreSession
+    /// When `--from` names a database target, a fresh dump of the copy it holds of the backup `selector` means,
+    /// for the restore to read instead; `nil` otherwise.
+    func dumpIfDatabase(_ config: LifeboatConfig, _ selector: BackupSelector, global: GlobalOptions) async throws
+        -> DatabaseTargetDump?
     {
+        guard let from, let database = try Lifeboat.registry.makeSink(try config.target(named: from)) as? any DatabaseTarget
+        else { return nil }
+        return try await DatabaseTargetDump.take(of: database, selector, config: config, global: global)
+    }
+
+    /// A restore engine reading `sinks`, or else the configured targets (or `--from`), and writing `--into`, with
+    /// progress shown and the targets' read locks held until ``RestoreSession/end()``; the audit trail records the
+    /// targets.
+    func session(
+        _ config: LifeboatConfig, global: GlobalOptions, trail: AuditTrail, for operation: String,
+        sinks: [any Sink]? = nil
+    ) throws -> RestoreSession {
         let destination = try Lifeboat.registry.makeDestination(
             into,
             options: DestinationOptions(jobs: jobs ?? config.source.jobs, toolDirectory: config.source.pgBinDir, noOwner: noOwner))
         let display = ProgressDisplay(logger: global.logger)
         var engine = RestoreEngine(
-            sinks: try global.sinks(config, from: from), destination: destination, registry: Lifeboat.registry,
+            sinks: try sinks ?? global.sinks(config, from: from), destination: destination, registry: Lifeboat.registry,
             logger: global.logger)
         engine.progress = display.meter
         trail.sinks = engine.sinks

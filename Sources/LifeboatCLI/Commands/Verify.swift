@@ -25,12 +25,30 @@ extension Lifeboat {
                 trail.sinks = sinks
                 let locks = try global.lock(sinks, .read, for: "verify")
                 defer { locks.release() }
-                let backup = try await Catalog(sinks: sinks, logger: global.logger).resolve(BackupSelector(backup))
-                let manifest = backup.manifest
+                let selector = BackupSelector(backup)
+                let backup: ResolvedBackup?
+                let manifest: Manifest
+                if let database = sinks.first as? any DatabaseTarget, sinks.count == 1 {
+                    (backup, manifest) = (nil, try await database.heldBackup(selector))
+                } else {
+                    backup = try await Catalog(sinks: sinks, logger: global.logger).resolve(selector)
+                    manifest = backup!.manifest
+                }
                 trail.record(manifest)
                 var failures: [LifeboatError] = []
                 for sink in sinks {
-                    if let copy = backup.copies.first(where: { $0.sink.name == sink.name }) {
+                    if let database = sink as? any DatabaseTarget {
+                        do {
+                            let tables = try await database.checkRowCounts(of: manifest)
+                            print("target '\(sink.name)': backup \(manifest.id) is held as a live database: "
+                                + "\(tables) tables, row counts match")
+                        } catch let error as LifeboatError where error.code == .backupNotFound {
+                            print("target '\(sink.name)': does not hold backup \(manifest.id)")
+                        } catch let error as LifeboatError where error.code != .interrupted {
+                            print("target '\(sink.name)': backup \(manifest.id) is DAMAGED: \(error.message)")
+                            failures.append(error)
+                        }
+                    } else if let copy = backup?.copies.first(where: { $0.sink.name == sink.name }) {
                         let store = ArtifactStore(manifest: manifest, copies: [copy], registry: Lifeboat.registry)
                         do {
                             let bytes = try await store.verifyAll(logger: global.logger)
@@ -40,7 +58,7 @@ extension Lifeboat {
                             print("target '\(sink.name)': backup \(manifest.id) is DAMAGED: \(error.message)")
                             failures.append(error)
                         }
-                    } else if let problem = backup.problems[sink.name] {
+                    } else if let problem = backup?.problems[sink.name] {
                         print("target '\(sink.name)': cannot be checked: \(problem.message)")
                         failures.append(problem)
                     } else if manifest.targets.contains(where: { $0.name == sink.name && $0.status == .complete }) {

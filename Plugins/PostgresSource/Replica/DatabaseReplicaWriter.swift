@@ -1,0 +1,147 @@
+import Foundation
+import LifeboatCore
+
+/// Loads one backup, as it is taken, into a staging database beside the replica, and swaps it in at the commit
+/// once its row counts match the manifest. Until then the previous copy stays in place, untouched.
+///
+/// The schema archive's pre-data (tables, types, functions) is restored first; table loads wait for it, then
+/// stream with `COPY`. The commit restores the rest of the archive (sequences, large objects, then indexes,
+/// constraints and triggers), counts rows, and swaps the staging database in with the backup's record as comment.
+actor DatabaseReplicaWriter: BackupWriter {
+    private let sink: ReplicaSink
+    private let replica: PostgresDestination
+    private let schemaLoaded = LoadGate()
+    private var staging: PostgresDestination?
+    private var restorer: SchemaRestorer?
+    private var aborted = false
+    private var swapped = false
+
+    init(sink: ReplicaSink, replica: PostgresDestination) {
+        self.sink = sink
+        self.replica = replica
+    }
+
+    func makeArtifactWriter(name: String) async throws -> any ArtifactWriter {
+        throw sink.cannotCopy()
+    }
+
+    func makeArtifactWriter(name: String, for artifact: ArtifactPlan, of source: SourceInfo) async throws
+        -> any ArtifactWriter
+    {
+        try checkNotTheSource(source)
+        switch artifact.kind {
+        case .schema:
+            return try SchemaArchiveWriter { archive in try await self.loadSchema(archive, of: source) }
+        case .tableData:
+            guard let table = artifact.table else { throw sink.unknownArtifact(name) }
+            let gate = schemaLoaded
+            return TableCopyWriter(table: table, into: SQL.table(table), columns: artifact.columns) {
+                try await gate.wait()
+                return try await self.session(encoding: source.encoding)
+            }
+        default:
+            throw sink.unknownArtifact(name)
+        }
+    }
+
+    /// A replica of the source database itself would replace the source.
+    private func checkNotTheSource(_ source: SourceInfo) throws {
+        guard source.server == replica.serverAddress, source.database == replica.databaseName else { return }
+        throw LifeboatError(
+            .configInvalid,
+            "target '\(sink.name)' names the source database \(replica.location) itself; a replica must be another "
+                + "database (e.g. \(replica.databaseName)_replica)")
+    }
+
+    /// Creates the staging database and restores the archive's pre-data into it, then lets table loads start.
+    private func loadSchema(_ archive: URL, of source: SourceInfo) async throws {
+        do {
+            let server = Int(source.serverVersion.prefix { $0.isNumber }) ?? 0
+            let pgRestore = try await sink.tools.locate(
+                "pg_restore", minimumMajor: max(server, source.dumpToolMajorVersion ?? 0),
+                requiredBy: "the source's server and pg_dump")
+            let staging = try await replica.makeStaging(ifMissing: source.encoding)
+            self.staging = staging
+            restorer = SchemaRestorer(
+                pgRestore: pgRestore.path, connection: staging.connection, noOwner: sink.noOwner, archive: archive)
+            guard !aborted else { throw LifeboatError(.interrupted, "the backup was aborted") }
+            try await described("creating the schema") { try await restorer?.run(section: "pre-data") }
+            await schemaLoaded.open()
+        } catch {
+            try? FileManager.default.removeItem(at: archive.deletingLastPathComponent())
+            let failure = error as? LifeboatError ?? LifeboatError(.targetUnwritable, "\(error)", cause: error)
+            await schemaLoaded.fail(failure)
+            throw failure
+        }
+    }
+
+    /// A session on the staging database, set up for loading table data.
+    private func session(encoding: String) async throws -> PGConnection {
+        guard let staging else { throw LifeboatError(.interrupted, "the backup was aborted") }
+        let session = try await PGConnection.connect(staging.connection, purpose: "replica load")
+        do {
+            try await session.run(SessionSettings.data(encoding: encoding))
+        } catch {
+            await session.close()
+            throw error
+        }
+        return session
+    }
+
+    func commit(manifest bytes: [UInt8]) async throws {
+        let manifest = try Manifest.decode(bytes, from: "the manifest")
+        guard let staging, let restorer else {
+            throw LifeboatError(.targetUnwritable, "target '\(sink.name)' received no schema for backup \(manifest.id)")
+        }
+        try await described("restoring sequences and large objects") { try await restorer.run(section: "data") }
+        try await described("creating indexes, constraints and triggers") {
+            try await restorer.run(section: "post-data", jobs: sink.jobs)
+        }
+        try await sink.checkRowCounts(of: manifest, in: staging)
+        restorer.remove()
+        self.restorer = nil
+        _ = try await described("swapping the new copy in") {
+            try await replica.replace(
+                with: staging, comment: ReplicaRecord.comment(id: manifest.id, manifest: bytes),
+                terminatingSessions: sink.terminateSessions)
+        }
+        self.staging = nil
+        swapped = true
+    }
+
+    /// Drops the staging database. After a swap (another target failed later), the replica keeps the new copy
+    /// but no longer claims to hold a backup that no other target kept.
+    func abort() async {
+        aborted = true
+        await schemaLoaded.fail(LifeboatError(.interrupted, "the backup was aborted"))
+        restorer?.remove()
+        restorer = nil
+        if let staging {
+            self.staging = nil
+            await staging.discard()
+        }
+        if swapped {
+            let forget = "COMMENT ON DATABASE \(SQL.identifier(replica.databaseName)) IS NULL"
+            _ = try? await PGConnection.using(replica.maintenance, purpose: "abort") { session in
+                try await session.run([forget])
+            }
+        }
+    }
+
+    /// Runs one step of the load, naming it and the target in any error.
+    private func described<T>(_ step: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as LifeboatError where error.code == .interrupted {
+            throw error
+        } catch let error as LifeboatError {
+            throw LifeboatError(
+                error.code == .restoreFailed ? .targetUnwritable : error.code, "loading replica \(replica.location) failed while \(step): \(error.message); "
+                    + "the previous copy is kept", cause: error.cause)
+        } catch {
+            throw LifeboatError(
+                .targetUnwritable, "loading replica \(replica.location) failed while \(step): \(error); "
+                    + "the previous copy is kept", cause: error)
+        }
+    }
+}

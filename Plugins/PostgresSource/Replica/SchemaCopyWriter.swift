@@ -1,0 +1,125 @@
+import LifeboatCore
+
+/// Copies a backup's tables, as it is taken, into a schema of their own, `backup_<id>`: the runbook's manual
+/// backup schema (`CREATE TABLE backup_... AS SELECT * FROM ...`), made consistent and checked.
+///
+/// Tables load into a staging schema, `lifeboat_new_<id>`, which the commit renames once every row count
+/// matches the manifest, recording the backup in the schema's comment in the same transaction. Each table keeps
+/// its columns and their types (`text` for a type the database does not have), and nothing else: no keys,
+/// indexes, defaults or triggers. A table outside `public` is named `schema.table`.
+actor SchemaCopyWriter: BackupWriter {
+    private let sink: ReplicaSink
+    private let id: String
+    private var creatingSchema: Task<Void, any Error>?
+    private var renamed = false
+
+    init(sink: ReplicaSink, id: String) {
+        self.sink = sink
+        self.id = id
+    }
+
+    private var staging: String { "lifeboat_new_\(id)" }
+
+    func makeArtifactWriter(name: String) async throws -> any ArtifactWriter {
+        throw sink.cannotCopy()
+    }
+
+    func makeArtifactWriter(name: String, for artifact: ArtifactPlan, of source: SourceInfo) async throws
+        -> any ArtifactWriter
+    {
+        switch artifact.kind {
+        case .schema:
+            return DiscardingWriter()
+        case .tableData:
+            guard let table = artifact.table, let columns = artifact.columns else { throw sink.unknownArtifact(name) }
+            let destination = Self.copyName(of: table, in: staging)
+            return TableCopyWriter(table: table, into: destination, columns: columns) {
+                try await self.createSchema()
+                let session = try await PGConnection.connect(self.sink.connection, purpose: "schema copy")
+                do {
+                    try await session.run(SessionSettings.data(encoding: source.encoding))
+                    try await session.run([try await Self.createTable(destination, artifact, on: session)])
+                } catch {
+                    await session.close()
+                    throw error
+                }
+                return session
+            }
+        default:
+            throw sink.unknownArtifact(name)
+        }
+    }
+
+    /// Where a backup schema keeps a table: its name for a table in `public`, `schema.table` for others.
+    static func copyName(of table: TableName, in schema: String) -> String {
+        SQL.identifier(schema) + "." + SQL.identifier(table.schema == "public" ? table.name : "\(table.schema).\(table.name)")
+    }
+
+    /// Creates the staging schema, once, however many tables ask at once.
+    private func createSchema() async throws {
+        if creatingSchema == nil {
+            let (connection, name) = (sink.connection, staging)
+            creatingSchema = Task {
+                try await PGConnection.using(connection, purpose: "schema copy") { session in
+                    try await session.run(["CREATE SCHEMA \(SQL.identifier(name))"])
+                }
+            }
+        }
+        try await creatingSchema?.value
+    }
+
+    /// `CREATE TABLE` with the source's column types, or `text` for those the database does not know.
+    private static func createTable(_ name: String, _ artifact: ArtifactPlan, on session: PGConnection) async throws
+        -> String
+    {
+        let columns = artifact.columns ?? []
+        let types = artifact.columnTypes ?? []
+        var known: Set<String> = []
+        if !types.isEmpty {
+            let array = "ARRAY[" + Set(types).map(SQL.literal).joined(separator: ",") + "]::text[]"
+            let rows = try await session.query("SELECT t FROM unnest(\(array)) t WHERE to_regtype(t) IS NOT NULL")
+            known = Set(rows.compactMap { $0[0] })
+        }
+        let definitions = columns.enumerated().map { index, column in
+            let type = index < types.count && known.contains(types[index]) ? types[index] : "text"
+            return SQL.identifier(column) + " " + type
+        }
+        return "CREATE TABLE \(name) (\(definitions.joined(separator: ", ")))"
+    }
+
+    func commit(manifest bytes: [UInt8]) async throws {
+        let manifest = try Manifest.decode(bytes, from: "the manifest")
+        try await createSchema()
+        let tables = manifest.artifacts.filter { $0.kind == .tableData }
+        let (connection, staging, id, target) = (sink.connection, staging, id, sink.name)
+        try await PGConnection.using(connection, purpose: "schema copy") { session in
+            for artifact in tables {
+                guard let table = artifact.table else { continue }
+                let counted = try await session.query("SELECT count(*) FROM \(Self.copyName(of: table, in: staging))")
+                let rows = Int(counted.first?.first.flatMap { $0 } ?? "") ?? -1
+                guard rows == artifact.rows ?? 0 else {
+                    throw LifeboatError(
+                        .targetUnwritable,
+                        "the copy of table \(table) in schema \(staging) has \(rows) rows, backup \(id) has "
+                            + "\(artifact.rows ?? 0); nothing of it is kept on target '\(target)'")
+                }
+            }
+            let backupSchema = SQL.identifier(ReplicaSink.backupSchema(id))
+            try await session.run([
+                "BEGIN", "ALTER SCHEMA \(SQL.identifier(staging)) RENAME TO \(backupSchema)",
+                "COMMENT ON SCHEMA \(backupSchema) IS \(SQL.literal(ReplicaRecord.comment(id: id, manifest: bytes)))",
+                "COMMIT",
+            ])
+        }
+        renamed = true
+    }
+
+    func abort() async {
+        creatingSchema?.cancel()
+        _ = try? await creatingSchema?.value
+        let schemas = [staging] + (renamed ? [ReplicaSink.backupSchema(id)] : [])
+        _ = try? await PGConnection.using(sink.connection, purpose: "abort") { session in
+            try await session.run(schemas.map { "DROP SCHEMA IF EXISTS \(SQL.identifier($0)) CASCADE" })
+        }
+    }
+}
