@@ -202,7 +202,9 @@ public struct BackupEngine: Sendable {
 
     /// Commits the manifest to every complete target: the optional ones first, then the required ones with a
     /// manifest that records which optional commits failed. A required target's manifest is thus accurate, and a
-    /// failure there leaves (after the caller's abort) no target holding the backup.
+    /// failure there leaves (after the caller's abort) no target holding the backup. Required database targets
+    /// commit after the other required targets: putting a new copy in place cannot be undone, so it waits until
+    /// the backup is kept everywhere else.
     /// - Returns: The manifest as committed to the required targets.
     /// - Throws: When a required target's commit failed, or no target holds the backup.
     private func commit(_ manifest: Manifest, to runs: [TargetRun]) async throws -> Manifest {
@@ -222,7 +224,11 @@ public struct BackupEngine: Sendable {
         guard manifest.targets.contains(where: { $0.status == .complete }) else {
             throw Self.everyTargetFailed(Self.failures(in: manifest.targets))
         }
-        if let failure = await Self.commitAll(try manifest.encoded(), to: required).first { throw failure.error }
+        let bytes = try manifest.encoded()
+        let databases = required.filter { $0.target.sink is any DatabaseTarget }
+        for group in [required.filter { !($0.target.sink is any DatabaseTarget) }, databases] {
+            if let failure = await Self.commitAll(bytes, to: group).first { throw failure.error }
+        }
         for run in runs where !complete.contains(run.name) { await run.writer.abort() }
         return manifest
     }

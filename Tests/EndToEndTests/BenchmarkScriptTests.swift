@@ -22,9 +22,9 @@ struct BenchmarkScriptTests {
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + ".json")))
         let results = try #require((json as? [String: Any])?["results"] as? [String: [String: Any]])
         let compared = ["lifeboat_local", "lifeboat_local_local", "lifeboat_local_s3", "lifeboat_local_s3_vs_one",
-                        "lifeboat_restore", "lifeboat_restore_vs_psql"]
-        for key in compared + ["read", "pg_dump_zstd", "pg_dump_fc", "pg_dump_fd", "pg_dump_zstd_s3", "psql_restore",
-                               "pg_restore_j"] {
+                        "lifeboat_local_replica", "lifeboat_restore", "lifeboat_restore_vs_psql"]
+        for key in compared + ["read", "pg_dump_zstd", "pg_dump_fc", "pg_dump_fd", "pg_dump_zstd_s3", "pg_dump_replica",
+                               "psql_restore", "pg_restore_j"] {
             let result = try #require(results[key], "missing case \(key)")
             #expect((result["wall"] as? Double ?? 0) > 0, "\(key)")
             #expect((result["peak_rss_mb"] as? Double ?? 0) > 0, "\(key)")

@@ -84,4 +84,37 @@ struct InterruptTests {
                     "\(folder) has no manifest: an interrupted backup left it behind")
         }
     }
+
+    @Test func interruptedReplicaLoadKeepsThePreviousCopy() async throws {
+        let source = try bigSource("int_replica")
+        let lifeboat = try LifeboatRunner(source: source.url)
+        defer { lifeboat.cleanUp() }
+        let replica = TestDatabase(
+            name: source.name + "_rep", url: try TestDatabase.url(try TestEnvironment.requireServer(), database: source.name + "_rep"))
+        try lifeboat.writeConfig("targets:\n  - url: \(lifeboat.backups.path)\n  - name: replica\n    url: \(replica.url)\n")
+        let config = lifeboat.folder.appendingPathComponent("lifeboat.yml").path
+        #expect(try lifeboat.run(["backup"]).status == 0)
+        let contents = "SELECT count(*) || ' ' || sum(hashtext(a)) FROM big"
+        var held = try replica.value(contents)
+        var backups = 1
+        try source.execute("DELETE FROM big WHERE id % 2 = 0")
+        let admin = TestDatabase(name: "postgres", url: TestEnvironment.serverURL ?? "")
+        var interrupted = 0
+        for delay in [0.3, 0.8, 1.5] {
+            let status = try await interrupt(["backup"], after: delay, config: config, source: source.url)
+            if status.code == 130 {
+                interrupted += 1
+                #expect(try replica.value(contents) == held, "\(status.errorOutput)")
+            } else {
+                #expect(status.code == 0, "finished before the signal, or failed: \(status.errorOutput)")
+                (held, backups) = (try replica.value(contents), backups + 1)
+            }
+            let list = try lifeboat.run(["list"])
+            #expect(list.stdout.split(separator: "\n").count == 1 + backups, "\(list.allOutput)")
+            let scratch = try admin.value(
+                "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat\\_new\\_%\\_\(replica.name)'")
+            #expect(scratch == "0", "a staging database was left behind")
+        }
+        #expect(interrupted > 0, "no replica load was still running when interrupted")
+    }
 }

@@ -1,4 +1,8 @@
 import Foundation
+import LifeboatCore
+import LifeboatLocalSink
+import LifeboatPostgres
+import Logging
 import Testing
 
 /// `postgresql://` targets: a standby replica database replaced by every backup, restores from it, and backup
@@ -111,6 +115,33 @@ struct ReplicaTargetTests {
         #expect(lines.count == 3, "\(list.stdout)")
         #expect(lines.last?.hasSuffix("primary,replica(failed)") == true, "\(list.stdout)")
         #expect(lines.dropLast().last?.hasSuffix("primary,replica") == true, "\(list.stdout)")
+    }
+
+    @Test func aReplicaSwapsOnlyOnceEveryOtherRequiredTargetHasCommitted() async throws {
+        let (source, replica, lifeboat) = try setUp("rep_order")
+        defer { lifeboat.cleanUp() }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let sink = try ReplicaSink(target: TargetConfig(name: "replica", url: replica.url))
+        func engine(_ other: BackupTarget) throws -> BackupEngine {
+            BackupEngine(
+                source: try PostgresSource(config: SourceConfig(url: source.url)),
+                targets: [BackupTarget(sink: sink, compression: .none, codec: nil), other], logger: logger)
+        }
+        let local = try LocalSink(target: TargetConfig(name: "local", url: lifeboat.backups.path))
+        _ = try await engine(BackupTarget(sink: local, compression: .none, codec: nil)).run(label: nil)
+        let held = try replica.dump()
+        try source.execute("DELETE FROM notes WHERE id > 100")
+
+        // The replica comes first and its commit takes longer; the other target's manifest fails.
+        let failing = try ScriptedSink(
+            name: "scripted", folder: lifeboat.folder.appendingPathComponent("scripted"), fault: .failAtCommit)
+        await #expect(throws: LifeboatError.self) {
+            try await engine(BackupTarget(sink: failing, compression: .none, codec: nil)).run(label: nil)
+        }
+        #expect(try replica.dump() == held, "the replica was replaced by a backup that was not kept")
+        #expect(try await sink.listBackups().count == 1)
+        #expect(try scratchDatabases(of: replica) == "")
     }
 
     @Test func aReplicaInUseIsSwappedOnlyWhenAllowed() throws {

@@ -61,10 +61,13 @@ actor DatabaseReplicaWriter: BackupWriter {
                 "pg_restore", minimumMajor: max(server, source.dumpToolMajorVersion ?? 0),
                 requiredBy: "the source's server and pg_dump")
             let staging = try await replica.makeStaging(ifMissing: source.encoding)
+            guard !aborted else {  // abort() ran while the database was being created
+                await Self.drop(staging)
+                throw LifeboatError(.interrupted, "the backup was aborted")
+            }
             self.staging = staging
             restorer = SchemaRestorer(
                 pgRestore: pgRestore.path, connection: staging.connection, noOwner: sink.noOwner, archive: archive)
-            guard !aborted else { throw LifeboatError(.interrupted, "the backup was aborted") }
             try await described("creating the schema") { try await restorer?.run(section: "pre-data") }
             await schemaLoaded.open()
         } catch {
@@ -118,14 +121,19 @@ actor DatabaseReplicaWriter: BackupWriter {
         restorer = nil
         if let staging {
             self.staging = nil
-            await staging.discard()
+            await Self.drop(staging)
         }
         if swapped {
-            let forget = "COMMENT ON DATABASE \(SQL.identifier(replica.databaseName)) IS NULL"
-            _ = try? await PGConnection.using(replica.maintenance, purpose: "abort") { session in
-                try await session.run([forget])
-            }
+            let (maintenance, forget) = (replica.maintenance, "COMMENT ON DATABASE \(SQL.identifier(replica.databaseName)) IS NULL")
+            await Task {
+                _ = try? await PGConnection.using(maintenance, purpose: "abort") { session in try await session.run([forget]) }
+            }.value
         }
+    }
+
+    /// Drops a staging database, also when the backup's task is cancelled (an unstructured task is not).
+    private static func drop(_ staging: PostgresDestination) async {
+        await Task { await staging.discard() }.value
     }
 
     /// Runs one step of the load, naming it and the target in any error.

@@ -118,8 +118,12 @@ actor SchemaCopyWriter: BackupWriter {
         creatingSchema?.cancel()
         _ = try? await creatingSchema?.value
         let schemas = [staging] + (renamed ? [ReplicaSink.backupSchema(id)] : [])
-        _ = try? await PGConnection.using(sink.connection, purpose: "abort") { session in
-            try await session.run(schemas.map { "DROP SCHEMA IF EXISTS \(SQL.identifier($0)) CASCADE" })
-        }
+        let connection = sink.connection
+        // An unstructured task: the backup's own task may be cancelled.
+        await Task {
+            _ = try? await PGConnection.using(connection, purpose: "abort") { session in
+                try await session.run(schemas.map { "DROP SCHEMA IF EXISTS \(SQL.identifier($0)) CASCADE" })
+            }
+        }.value
     }
 }
