@@ -102,3 +102,9 @@ struct ConnectionInfo: Sendable {
         "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
     }
 }
+
+/// What tells one database from every other, whatever host name, address or socket reaches it.
+enum DatabaseIdentity {
+    /// SQL giving `<system identifier>/<oid>` for the row of `pg_database` in scope (aliased or not, with `oid`).
+    static let expression = "(SELECT system_identifier FROM pg_control_system())::text || '/' || oid::text"
+}

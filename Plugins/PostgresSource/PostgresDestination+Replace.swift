@@ -143,8 +143,8 @@ extension PostgresDestination: ReplaceableDestination {
                 try await session.query("SELECT 1 FROM pg_database WHERE datname = \(SQL.literal(databaseName))").isEmpty
             {
                 try await session.run([
-                    "COMMENT ON DATABASE \(SQL.identifier(stagingName)) IS \(SQL.literal(comment))",
-                    "ALTER DATABASE \(SQL.identifier(stagingName)) RENAME TO \(target)",
+                    "BEGIN", "COMMENT ON DATABASE \(SQL.identifier(stagingName)) IS \(SQL.literal(comment))",
+                    "ALTER DATABASE \(SQL.identifier(stagingName)) RENAME TO \(target)", "COMMIT",
                 ])
                 return SwapOutcome(terminatedSessions: 0, warning: nil)
             }

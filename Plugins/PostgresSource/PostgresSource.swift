@@ -57,12 +57,14 @@ public struct PostgresSource: Source {
     private func describe(_ connection: PGConnection) async throws -> SourceInfo {
         let row = try await connection.query("""
             SELECT pg_export_snapshot(), current_database(), current_setting('server_version'),
-                   pg_database_size(current_database()), pg_encoding_to_char(encoding)
+                   pg_database_size(current_database()), pg_encoding_to_char(encoding), \(DatabaseIdentity.expression)
             FROM pg_database WHERE datname = current_database()
             """)[0]
-        return SourceInfo(
+        var info = SourceInfo(
             kind: "postgresql", serverVersion: row[2] ?? "", database: row[1] ?? "", sizeBytes: Int(row[3] ?? "") ?? 0,
             snapshot: row[0] ?? "", encoding: row[4] ?? "UTF8")
+        info.identity = row[5]
+        return info
     }
 
     /// Tables whose rows Lifeboat copies itself: ordinary tables and leaf partitions, outside system schemas and

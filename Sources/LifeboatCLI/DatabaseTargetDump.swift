@@ -25,7 +25,7 @@ struct DatabaseTargetDump {
             at: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         do {
             let target = try config.backupTarget(
-                TargetConfig(name: "\(database.name)-dump", url: folder.path), encodings: 1)
+                TargetConfig(name: database.name, url: folder.path), encodings: 1)
             global.logger.info(
                 "dumping target '\(database.name)', which holds backup \(held.id), into a temporary folder")
             let engine = BackupEngine(

@@ -38,6 +38,7 @@ public struct BackupEngine: Sendable {
         try checkDistinctLocations()
         let startedAt = Date()
         let snapshot = try await source.openSnapshot(logger: logger)
+        var snapshotOpen = true
         do {
             let (id, runs, failedAtStart) = try await reserveID(startingAt: startedAt)
             progress?.start("backup", artifacts: snapshot.plan.count, expectedBytes: snapshot.info.sizeBytes)
@@ -47,13 +48,16 @@ public struct BackupEngine: Sendable {
                            "artifacts": "\(snapshot.plan.count)", "snapshot": "\(snapshot.info.snapshot)"])
             do {
                 let dumped = try await dumpAll(snapshot, to: runs)
+                // Everything is read: end the source's transaction now, not after the commits (a replica's load
+                // of indexes can take long, and an open snapshot holds back the source's vacuum and DDL).
+                await snapshot.close()
+                snapshotOpen = false
                 var records = failedAtStart
                 for run in runs { records.append(await record(of: run, dumped)) }
                 let manifest = Manifest(
                     id: id, label: makeLabel(id), environment: environment, startedAt: startedAt, finishedAt: Date(), source: snapshot.info,
                     artifacts: dumped.map(\.0), targets: order(records))
                 let committed = try await commit(manifest, to: runs)
-                await snapshot.close()
                 return BackupOutcome(manifest: committed, failures: Self.failures(in: committed.targets))
             } catch {
                 await withTaskGroup(of: Void.self) { group in
@@ -64,7 +68,7 @@ public struct BackupEngine: Sendable {
                     error.code, error.message + "; nothing of backup \(id) was kept on any target", cause: error.cause)
             }
         } catch {
-            await snapshot.close()
+            if snapshotOpen { await snapshot.close() }
             // Whatever a step reported (a killed pg_dump, a cancelled read), a cancelled run was interrupted.
             guard !Task.isCancelled else {
                 throw LifeboatError(.interrupted, "backup interrupted; nothing of it was kept on any target")

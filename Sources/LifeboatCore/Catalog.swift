@@ -39,16 +39,18 @@ public struct Catalog: Sendable {
     /// - Throws: ``LifeboatError`` with code `backupNotFound`, saying what to do.
     public func resolve(_ selector: BackupSelector) async throws -> ResolvedBackup {
         let listings = try await listAll()
+        // `latest` and labels mean the newest backup that can be read, when any target stores artifacts.
+        let readable = listings.storingArtifacts.readable.isEmpty ? listings : listings.storingArtifacts
         let id: String
         switch selector {
         case .id(let wanted):
             guard listings.contains(where: { $0.ids.contains(wanted) }) else { throw notFound(selector) }
             id = wanted
         case .latest:
-            guard let newest = await newestRegularBackup(listings) else { throw notFound(selector) }
+            guard let newest = await newestRegularBackup(readable) else { throw notFound(selector) }
             id = newest
         case .label(let label):
-            guard let match = await entries(in: listings).last(where: { $0.manifest.label == label }) else {
+            guard let match = await entries(in: readable).last(where: { $0.manifest.label == label }) else {
                 throw notFound(selector)
             }
             id = match.manifest.id
@@ -145,6 +147,11 @@ public struct Catalog: Sendable {
         var problems: [String: LifeboatError]
 
         func makeIterator() -> IndexingIterator<[Listing]> { readable.makeIterator() }
+
+        /// The listings of targets that store artifacts (not databases).
+        var storingArtifacts: Listings {
+            Listings(readable: readable.filter { !($0.sink is any DatabaseTarget) }, problems: problems)
+        }
     }
 
     /// Lists every target concurrently; unreadable ones become warnings unless none can be read.

@@ -117,4 +117,27 @@ struct InterruptTests {
         }
         #expect(interrupted > 0, "no replica load was still running when interrupted")
     }
+
+    @Test func interruptedSchemaCopyLeavesNoSchema() async throws {
+        let source = try bigSource("int_schemas")
+        let lifeboat = try LifeboatRunner(source: source.url)
+        defer { lifeboat.cleanUp() }
+        try lifeboat.writeConfig(
+            "targets:\n  - url: \(lifeboat.backups.path)\n  - name: snapshots\n    url: \(source.url)\n    mode: schema\n")
+        let config = lifeboat.folder.appendingPathComponent("lifeboat.yml").path
+        let schemas = "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'backup%' OR nspname LIKE 'lifeboat%'"
+        var backups = 0
+        var interrupted = 0
+        for delay in [0.2, 0.6, 1.2] {
+            let status = try await interrupt(["backup"], after: delay, config: config, source: source.url)
+            if status.code == 130 {
+                interrupted += 1
+            } else {
+                #expect(status.code == 0, "finished before the signal, or failed: \(status.errorOutput)")
+                backups += 1
+            }
+            #expect(try source.value(schemas) == String(backups), "a staging schema was left behind")
+        }
+        #expect(interrupted > 0, "no schema copy was still running when interrupted")
+    }
 }

@@ -232,6 +232,9 @@ struct ReplicaTargetTests {
             CREATE TYPE extra.mood AS ENUM ('ok', 'sad');
             CREATE TABLE extra.moods (m extra.mood, tags text[], at timestamptz);
             INSERT INTO extra.moods VALUES ('ok', '{a,b}', '2026-01-02 03:04:05+00'), ('sad', NULL, NULL);
+            CREATE SCHEMA lifeboat_new_payroll;  -- a user's schema, named like Lifeboat's staging ones
+            CREATE TABLE lifeboat_new_payroll.pay (n int);
+            INSERT INTO lifeboat_new_payroll.pay VALUES (1), (2);
             """)
         let lifeboat = try LifeboatRunner(source: source.url)
         defer { lifeboat.cleanUp() }
@@ -253,7 +256,7 @@ struct ReplicaTargetTests {
         }
         let schemas = try source.value(
             "SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace WHERE nspname LIKE 'backup%' OR nspname LIKE 'lifeboat%'")
-        #expect(schemas == "backup_\(ids[1]),backup_\(ids[2])")
+        #expect(schemas == "backup_\(ids[1]),backup_\(ids[2]),lifeboat_new_payroll")
         let newest = "backup_\(ids[2])"
         #expect(try source.value("SELECT count(*) FROM \(newest).notes") == "1700")
         #expect(try source.value("SELECT string_agg(format('%s|%s|%s', m, tags, at), ';') FROM \(newest).\"extra.moods\"")
@@ -266,15 +269,73 @@ struct ReplicaTargetTests {
         let list = try lifeboat.run(["list", "--json"])
         #expect(list.status == 0, "\(list.allOutput)")
         let entries = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]] ?? []
-        #expect(entries.map { $0["tables"] as? Int } == [3, 3, 3], "\(list.stdout)")
+        #expect(entries.map { $0["tables"] as? Int } == [4, 4, 4], "\(list.stdout)")
+        #expect(try source.value("SELECT count(*) FROM \(newest).\"lifeboat_new_payroll.pay\"") == "2")
         #expect(list.stdout.contains("\"snapshots\""))
 
         let verify = try lifeboat.run(["verify", "--from", "snapshots"])
         #expect(verify.status == 0, "\(verify.allOutput)")
-        #expect(verify.stdout.contains("backup \(ids[2]) is held as a live database: 3 tables, row counts match"), "\(verify.stdout)")
+        #expect(verify.stdout.contains("backup \(ids[2]) is held as a live database: 4 tables, row counts match"), "\(verify.stdout)")
+        try source.execute("DROP TABLE \(newest).notes")
+        let damaged = try lifeboat.run(["verify", "--from", "snapshots"])
+        #expect(damaged.status == 65, "\(damaged.allOutput)")
+        #expect(damaged.stdout.contains("DAMAGED: target 'snapshots': the rows of backup \(ids[2]) cannot be counted"), "\(damaged.stdout)")
         let restore = try lifeboat.run(["restore", "--from", "snapshots", "--into", source.url])
         #expect(restore.status == 78, "\(restore.allOutput)")
         #expect(restore.stderr.contains("keeps backup schemas"), "\(restore.stderr)")
+    }
+
+    @Test func latestMeansTheNewestBackupATargetStores() throws {
+        let (_, replica, lifeboat) = try setUp("rep_latest")
+        defer { lifeboat.cleanUp() }
+        let environment = ["DATABASE_BACKUP_URL": replica.url]
+        let stored = try lifeboat.run(["backup"], environment: environment)
+        #expect(stored.status == 0, "\(stored.allOutput)")
+        try lifeboat.writeConfig("targets:\n  - name: replica\n    url: ${DATABASE_BACKUP_URL}\n")
+        let replicaOnly = try lifeboat.run(["backup"], environment: environment)
+        #expect(replicaOnly.status == 0, "\(replicaOnly.allOutput)")
+        try FileManager.default.removeItem(at: lifeboat.folder.appendingPathComponent("lifeboat.yml"))
+
+        let into = try TestDatabase.create("rep_latest_into")
+        let restore = try lifeboat.run(["restore", "--into", into.url], environment: environment)
+        #expect(restore.status == 0, "\(restore.allOutput)")
+        #expect(restore.stdout.contains("restored backup \(stored.stdout.trimmingCharacters(in: .whitespacesAndNewlines))"),
+                "\(restore.stdout)")
+
+    }
+
+    @Test func tableLoadsWaitingForTheSchemaFailWhenItIsAbandoned() async throws {
+        let replica = try database("rep_gate_\(UUID().uuidString.prefix(8).lowercased())")
+        let sink = try ReplicaSink(target: TargetConfig(name: "replica", url: replica.url))
+        let writer = try #require(try await sink.beginBackup(id: "20260101000000"))
+        let source = SourceInfo(
+            kind: "postgresql", serverVersion: "15.18", database: "elsewhere", sizeBytes: 0, snapshot: "", encoding: "UTF8")
+        let plan = ArtifactPlan(
+            name: "data/000001-public.t.copy", kind: .tableData, table: TableName(schema: "public", name: "t"), columns: ["a"])
+        let table = try await writer.makeArtifactWriter(name: plan.name, for: plan, of: source)
+        let waiting = Task { try await table.write(Array("1\n".utf8)) }
+        try await Task.sleep(for: .milliseconds(200))
+        let schema = try await writer.makeArtifactWriter(
+            name: ArtifactName.schema, for: ArtifactPlan(name: ArtifactName.schema, kind: .schema), of: source)
+        await schema.abort()  // e.g. its temporary file could not be written
+        let outcome = await withTaskGroup(of: String.self) { group in
+            group.addTask {
+                do { try await waiting.value } catch { return "\(error)" }
+                return "written"
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(20))
+                return "still waiting"
+            }
+            let first = await group.next() ?? ""
+            waiting.cancel()
+            group.cancelAll()
+            return first
+        }
+        #expect(outcome.contains("the schema was not received"), "\(outcome)")
+        await table.abort()
+        await writer.abort()
+        #expect(try admin.value("SELECT count(*) FROM pg_database WHERE datname LIKE '%\(replica.name)'") == "0")
     }
 
     @Test func badReplicaSettingsAreRefusedClearly() throws {
@@ -283,9 +344,14 @@ struct ReplicaTargetTests {
         let lifeboat = try LifeboatRunner(source: source.url)
         defer { lifeboat.cleanUp() }
 
+        let oid = try source.value("SELECT oid FROM pg_database WHERE datname = current_database()")
+        for spelling in [source.url, source.url.replacingOccurrences(of: "127.0.0.1", with: "localhost")] {
+            let itself = try lifeboat.run(["backup"], environment: ["DATABASE_BACKUP_URL": spelling])
+            #expect(itself.status == 78, "\(itself.allOutput)")
+            #expect(itself.stderr.contains("names the source database"), "\(itself.stderr)")
+        }
+        #expect(try source.value("SELECT oid FROM pg_database WHERE datname = current_database()") == oid)
         let itself = try lifeboat.run(["backup"], environment: ["DATABASE_BACKUP_URL": source.url])
-        #expect(itself.status == 78, "\(itself.allOutput)")
-        #expect(itself.stderr.contains("names the source database"), "\(itself.stderr)")
         let password = try #require(URLComponents(string: source.url)?.password)
         #expect(!itself.allOutput.contains(password))
 

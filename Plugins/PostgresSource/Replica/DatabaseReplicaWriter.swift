@@ -25,28 +25,43 @@ actor DatabaseReplicaWriter: BackupWriter {
         throw sink.cannotCopy()
     }
 
+    /// Table writers wait for the schema; whatever fails before it is loaded (this call, the schema artifact's
+    /// writer, its abort) fails them too, so that none waits for ever.
     func makeArtifactWriter(name: String, for artifact: ArtifactPlan, of source: SourceInfo) async throws
         -> any ArtifactWriter
     {
-        try checkNotTheSource(source)
-        switch artifact.kind {
-        case .schema:
-            return try SchemaArchiveWriter { archive in try await self.loadSchema(archive, of: source) }
-        case .tableData:
-            guard let table = artifact.table else { throw sink.unknownArtifact(name) }
-            let gate = schemaLoaded
-            return TableCopyWriter(table: table, into: SQL.table(table), columns: artifact.columns) {
-                try await gate.wait()
-                return try await self.session(encoding: source.encoding)
+        let gate = schemaLoaded
+        do {
+            switch artifact.kind {
+            case .schema:
+                return try await SchemaArchiveWriter.make(
+                    load: { archive in try await self.loadSchema(archive, of: source) },
+                    abandoned: { await gate.fail(LifeboatError(.interrupted, "the schema was not received")) })
+            case .tableData:
+                guard let table = artifact.table else { throw sink.unknownArtifact(name) }
+                return TableCopyWriter(table: table, into: SQL.table(table), columns: artifact.columns) {
+                    try await gate.wait()
+                    return try await self.session(encoding: source.encoding)
+                }
+            default:
+                throw sink.unknownArtifact(name)
             }
-        default:
-            throw sink.unknownArtifact(name)
+        } catch {
+            await gate.fail(error as? LifeboatError ?? LifeboatError(.targetUnwritable, "\(error)", cause: error))
+            throw error
         }
     }
 
-    /// A replica of the source database itself would replace the source.
-    private func checkNotTheSource(_ source: SourceInfo) throws {
-        guard source.server == replica.serverAddress, source.database == replica.databaseName else { return }
+    /// A replica of the source database itself would replace the source: compared by identity (server system
+    /// identifier and database oid), which no other spelling of the address gets past.
+    private func checkNotTheSource(_ source: SourceInfo) async throws {
+        var same = source.server == replica.serverAddress && source.database == replica.databaseName
+        if let identity = source.identity {
+            let query = "SELECT \(DatabaseIdentity.expression) FROM pg_database WHERE datname = \(SQL.literal(replica.databaseName))"
+            let rows = try await PGConnection.using(replica.maintenance, purpose: "check") { try await $0.query(query) }
+            same = rows.first?.first == identity
+        }
+        guard same else { return }
         throw LifeboatError(
             .configInvalid,
             "target '\(sink.name)' names the source database \(replica.location) itself; a replica must be another "
@@ -56,6 +71,7 @@ actor DatabaseReplicaWriter: BackupWriter {
     /// Creates the staging database and restores the archive's pre-data into it, then lets table loads start.
     private func loadSchema(_ archive: URL, of source: SourceInfo) async throws {
         do {
+            try await checkNotTheSource(source)
             let server = Int(source.serverVersion.prefix { $0.isNumber }) ?? 0
             let pgRestore = try await sink.tools.locate(
                 "pg_restore", minimumMajor: max(server, source.dumpToolMajorVersion ?? 0),
@@ -71,7 +87,7 @@ actor DatabaseReplicaWriter: BackupWriter {
             try await described("creating the schema") { try await restorer?.run(section: "pre-data") }
             await schemaLoaded.open()
         } catch {
-            try? FileManager.default.removeItem(at: archive.deletingLastPathComponent())
+            if restorer == nil { try? FileManager.default.removeItem(at: archive.deletingLastPathComponent()) }
             let failure = error as? LifeboatError ?? LifeboatError(.targetUnwritable, "\(error)", cause: error)
             await schemaLoaded.fail(failure)
             throw failure
@@ -100,7 +116,7 @@ actor DatabaseReplicaWriter: BackupWriter {
         try await described("creating indexes, constraints and triggers") {
             try await restorer.run(section: "post-data", jobs: sink.jobs)
         }
-        try await sink.checkRowCounts(of: manifest, in: staging)
+        try await described("counting rows") { try await sink.checkRowCounts(of: manifest, in: staging) }
         restorer.remove()
         self.restorer = nil
         _ = try await described("swapping the new copy in") {

@@ -5,13 +5,18 @@ import LifeboatCore
 /// complete.
 enum ReplicaRecord {
     private static let marker = "Lifeboat backup "
+    private static let stagingMarker = "Lifeboat staging of backup "
 
-    /// The schemas a backup schema target made in a database: backups, and staging schemas a failed run may have
-    /// left. A backup of the database leaves them out.
+    /// The schemas a backup schema target made in a database, as their comments mark them: backups, and staging
+    /// schemas a killed run may have left. A backup of the database leaves them out.
     static let ownSchemasQuery = """
-        SELECT nspname FROM pg_namespace WHERE nspname LIKE 'lifeboat\\_new\\_%'
-          OR (nspname LIKE 'backup\\_%' AND obj_description(oid, 'pg_namespace') LIKE '\(marker)%')
+        SELECT nspname FROM pg_namespace
+        WHERE (nspname LIKE 'lifeboat\\_new\\_%' AND obj_description(oid, 'pg_namespace') LIKE '\(stagingMarker)%')
+           OR (nspname LIKE 'backup\\_%' AND obj_description(oid, 'pg_namespace') LIKE '\(marker)%')
         """
+
+    /// The comment of the schema a backup loads into before it is complete.
+    static func stagingComment(id: String) -> String { stagingMarker + id }
 
     /// The comment for the backup `manifest` describes.
     static func comment(id: String, manifest: [UInt8]) -> String {

@@ -160,17 +160,23 @@ public struct ReplicaSink: DatabaseTarget {
         guard try await listBackups().contains(manifest.id) else {
             throw LifeboatError(.backupNotFound, "target '\(name)' (\(location)) does not hold backup \(manifest.id)")
         }
-        switch mode {
-        case .database: try await checkRowCounts(of: manifest, in: replica)
-        case .schema:
-            try await PGConnection.using(connection, purpose: "count") { session in
-                for artifact in tables {
-                    guard let table = artifact.table else { continue }
-                    let name = SchemaCopyWriter.copyName(of: table, in: Self.backupSchema(manifest.id))
-                    let rows = Int(try await session.query("SELECT count(*) FROM \(name)").first?.first.flatMap { $0 } ?? "")
-                    try check(table, rows: rows ?? -1, of: artifact, in: manifest)
+        do {
+            switch mode {
+            case .database: try await checkRowCounts(of: manifest, in: replica)
+            case .schema:
+                try await PGConnection.using(connection, purpose: "count") { session in
+                    for artifact in tables {
+                        guard let table = artifact.table else { continue }
+                        let name = SchemaCopyWriter.copyName(of: table, in: Self.backupSchema(manifest.id))
+                        let rows = Int(try await session.query("SELECT count(*) FROM \(name)").first?.first.flatMap { $0 } ?? "")
+                        try check(table, rows: rows ?? -1, of: artifact, in: manifest)
+                    }
                 }
             }
+        } catch let error as PostgresServerError {  // e.g. a table dropped since
+            throw LifeboatError(
+                .checksumMismatch, "target '\(name)': the rows of backup \(manifest.id) cannot be counted: \(error)",
+                cause: error)
         }
         return tables.count
     }
@@ -193,29 +199,44 @@ public struct ReplicaSink: DatabaseTarget {
     }
 
     public func preflight() async throws -> [String] {
+        do {
+            return try await checkRights()
+        } catch let error as LifeboatError {
+            throw LifeboatError(error.code, "target '\(name)' (\(location)): \(error.message)", cause: error.cause)
+        }
+    }
+
+    private func checkRights() async throws -> [String] {
         var passed: [String] = []
         let database = mode == .database ? replica.maintenance : connection
+        let replicaName = SQL.literal(replica.databaseName)
         try await PGConnection.using(database, purpose: "check") { session in
             let rows = try await session.query("""
-                SELECT r.rolcreatedb OR r.rolsuper, has_database_privilege(current_database(), 'CREATE')
+                SELECT r.rolcreatedb OR r.rolsuper, has_database_privilege(current_database(), 'CREATE'),
+                       (SELECT pg_has_role(current_user, datdba, 'MEMBER') FROM pg_database WHERE datname = \(replicaName))
                 FROM pg_roles r WHERE r.rolname = current_user
                 """)
-            let (createDB, createSchema) = (rows.first?[0] == "t", rows.first?[1] == "t")
+            let (createDB, createSchema, owns) = (rows.first?[0] == "t", rows.first?[1] == "t", rows.first?[2] ?? nil)
             switch mode {
             case .database:
                 guard createDB else {
                     throw LifeboatError(
                         .targetUnwritable,
-                        "target '\(name)': the role cannot create databases; a replica loads into a staging database "
+                        "the role cannot create databases; a replica loads into a staging database "
                             + "(ALTER ROLE ... CREATEDB)")
                 }
-                passed.append("the role may create the staging database")
+                guard owns != "f" else {
+                    throw LifeboatError(
+                        .targetUnwritable,
+                        "the role does not own database \(replica.databaseName), so it cannot replace it "
+                            + "(ALTER DATABASE ... OWNER TO ...)")
+                }
+                passed.append("the role may create the staging database" + (owns == nil ? "" : " and replace the replica"))
             case .schema:
                 guard createSchema else {
                     throw LifeboatError(
                         .targetUnwritable,
-                        "target '\(name)': the role cannot create schemas in \(connection.display) (GRANT CREATE ON "
-                            + "DATABASE ...)")
+                        "the role cannot create schemas in \(connection.display) (GRANT CREATE ON DATABASE ...)")
                 }
                 passed.append("the role may create backup schemas")
             }

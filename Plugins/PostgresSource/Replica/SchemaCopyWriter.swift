@@ -55,13 +55,16 @@ actor SchemaCopyWriter: BackupWriter {
         SQL.identifier(schema) + "." + SQL.identifier(table.schema == "public" ? table.name : "\(table.schema).\(table.name)")
     }
 
-    /// Creates the staging schema, once, however many tables ask at once.
+    /// Creates the staging schema, marked as Lifeboat's, once, however many tables ask at once.
     private func createSchema() async throws {
         if creatingSchema == nil {
-            let (connection, name) = (sink.connection, staging)
+            let (connection, name, comment) = (sink.connection, staging, ReplicaRecord.stagingComment(id: id))
             creatingSchema = Task {
                 try await PGConnection.using(connection, purpose: "schema copy") { session in
-                    try await session.run(["CREATE SCHEMA \(SQL.identifier(name))"])
+                    try await session.run([
+                        "BEGIN", "CREATE SCHEMA \(SQL.identifier(name))",
+                        "COMMENT ON SCHEMA \(SQL.identifier(name)) IS \(SQL.literal(comment))", "COMMIT",
+                    ])
                 }
             }
         }
