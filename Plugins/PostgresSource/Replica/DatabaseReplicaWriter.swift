@@ -57,7 +57,8 @@ actor DatabaseReplicaWriter: BackupWriter {
     private func checkNotTheSource(_ source: SourceInfo) async throws {
         var same = source.server == replica.serverAddress && source.database == replica.databaseName
         if let identity = source.identity {
-            let query = "SELECT \(DatabaseIdentity.expression) FROM pg_database WHERE datname = \(SQL.literal(replica.databaseName))"
+            let query = "SELECT \(DatabaseIdentity.expression) FROM pg_database "
+                + "WHERE datname = \(SQL.literal(replica.databaseName))"
             let rows = try await PGConnection.using(replica.maintenance, purpose: "check") { try await $0.query(query) }
             same = rows.first?.first == identity
         }
@@ -86,8 +87,7 @@ actor DatabaseReplicaWriter: BackupWriter {
                 pgRestore: pgRestore.path, connection: staging.connection, noOwner: sink.noOwner, archive: archive)
             try await described("creating the schema") { try await restorer?.run(section: "pre-data") }
             await schemaLoaded.open()
-        } catch {
-            if restorer == nil { try? FileManager.default.removeItem(at: archive.deletingLastPathComponent()) }
+        } catch {  // the archive's writer, aborted next, removes the archive
             let failure = error as? LifeboatError ?? LifeboatError(.targetUnwritable, "\(error)", cause: error)
             await schemaLoaded.fail(failure)
             throw failure
@@ -140,9 +140,10 @@ actor DatabaseReplicaWriter: BackupWriter {
             await Self.drop(staging)
         }
         if swapped {
-            let (maintenance, forget) = (replica.maintenance, "COMMENT ON DATABASE \(SQL.identifier(replica.databaseName)) IS NULL")
+            let maintenance = replica.maintenance
+            let forget = "COMMENT ON DATABASE \(SQL.identifier(replica.databaseName)) IS NULL"
             await Task {
-                _ = try? await PGConnection.using(maintenance, purpose: "abort") { session in try await session.run([forget]) }
+                _ = try? await PGConnection.using(maintenance, purpose: "abort") { try await $0.run([forget]) }
             }.value
         }
     }
@@ -160,8 +161,9 @@ actor DatabaseReplicaWriter: BackupWriter {
             throw error
         } catch let error as LifeboatError {
             throw LifeboatError(
-                error.code == .restoreFailed ? .targetUnwritable : error.code, "loading replica \(replica.location) failed while \(step): \(error.message); "
-                    + "the previous copy is kept", cause: error.cause)
+                error.code == .restoreFailed ? .targetUnwritable : error.code,
+                "loading replica \(replica.location) failed while \(step): \(error.message); the previous copy is kept",
+                cause: error.cause)
         } catch {
             throw LifeboatError(
                 .targetUnwritable, "loading replica \(replica.location) failed while \(step): \(error); "

@@ -45,7 +45,8 @@ public struct ReplicaSink: DatabaseTarget {
         connection = try ConnectionInfo(url: target.url, place: "target '\(target.name)'")
         guard let mode = Mode(rawValue: target.options["mode"]?.lowercased() ?? "database") else {
             throw LifeboatError(
-                .configInvalid, "target '\(target.name)': mode must be database (a standby copy) or schema (backup_<id> schemas)")
+                .configInvalid,
+                "target '\(target.name)': mode must be database (a standby copy) or schema (backup_<id> schemas)")
         }
         self.mode = mode
         guard let jobs = Int(target.options["jobs"] ?? "2"), (1...64).contains(jobs) else {
@@ -101,7 +102,8 @@ public struct ReplicaSink: DatabaseTarget {
         return manifest
     }
 
-    /// The comments that may record backups: the replica database's, or those of the `backup_` schemas.
+    /// The comments that may record backups: the replica database's, or those of the `backup_<id>` schemas that
+    /// record backup `<id>` (a renamed schema is not that backup).
     private func records() async throws -> [String?] {
         do {
             switch mode {
@@ -113,11 +115,13 @@ public struct ReplicaSink: DatabaseTarget {
                         """).map { $0[0] }
                 }
             case .schema:
-                return try await PGConnection.using(connection, purpose: "list") { session in
+                let rows = try await PGConnection.using(connection, purpose: "list") { session in
                     try await session.query("""
-                        SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname LIKE 'backup\\_%'
-                        """).map { $0[0] }
+                        SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace
+                        WHERE nspname LIKE 'backup\\_%'
+                        """)
                 }
+                return rows.filter { row in ReplicaRecord.id(in: row[1]).map(Self.backupSchema) == row[0] }.map { $0[1] }
             }
         } catch let error as PostgresServerError {
             throw LifeboatError(.targetUnwritable, "target '\(name)' (\(location)) cannot be read: \(error)", cause: error)
@@ -168,8 +172,8 @@ public struct ReplicaSink: DatabaseTarget {
                     for artifact in tables {
                         guard let table = artifact.table else { continue }
                         let name = SchemaCopyWriter.copyName(of: table, in: Self.backupSchema(manifest.id))
-                        let rows = Int(try await session.query("SELECT count(*) FROM \(name)").first?.first.flatMap { $0 } ?? "")
-                        try check(table, rows: rows ?? -1, of: artifact, in: manifest)
+                        let counted = try await session.query("SELECT count(*) FROM \(name)")
+                        try check(table, rows: Int(counted.first?.first.flatMap { $0 } ?? "") ?? -1, of: artifact, in: manifest)
                     }
                 }
             }

@@ -52,7 +52,8 @@ actor SchemaCopyWriter: BackupWriter {
 
     /// Where a backup schema keeps a table: its name for a table in `public`, `schema.table` for others.
     static func copyName(of table: TableName, in schema: String) -> String {
-        SQL.identifier(schema) + "." + SQL.identifier(table.schema == "public" ? table.name : "\(table.schema).\(table.name)")
+        let name = table.schema == "public" ? table.name : "\(table.schema).\(table.name)"
+        return SQL.identifier(schema) + "." + SQL.identifier(name)
     }
 
     /// Creates the staging schema, marked as Lifeboat's, once, however many tables ask at once.
