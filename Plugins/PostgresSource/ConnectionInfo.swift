@@ -103,8 +103,10 @@ struct ConnectionInfo: Sendable {
     }
 }
 
-/// What tells one database from every other, whatever host name, address or socket reaches it.
+/// What tells one database from every other while its server runs, whatever host name, address or socket
+/// reaches it: the server's start time (to the microsecond; a copy of the server, even one made with
+/// `pg_basebackup`, has its own) and the database's oid. Every role may read both.
 enum DatabaseIdentity {
-    /// SQL giving `<system identifier>/<oid>` for the row of `pg_database` in scope (aliased or not, with `oid`).
-    static let expression = "(SELECT system_identifier FROM pg_control_system())::text || '/' || oid::text"
+    /// SQL giving `<start time>/<oid>` for the row of `pg_database` in scope.
+    static let expression = "extract(epoch FROM pg_postmaster_start_time())::text || '/' || oid::text"
 }

@@ -90,8 +90,9 @@ public struct SourceInfo: Codable, Sendable, Equatable {
     public var dumpToolMajorVersion: Int?
     /// The server as the source URL names it, `host:port`: with ``database``, which database this is a backup of.
     public var server: String?
-    /// The database itself, whatever address or name reaches it: for PostgreSQL, the server's system identifier
-    /// and the database's oid, e.g. `7312345678901234567/16384`.
+    /// The database itself, whatever address or name reaches it, while its server runs: an opaque value, equal
+    /// for two connections to the same database and only then; `nil` when the source cannot tell. (PostgreSQL:
+    /// the server's start time and the database's oid.)
     public var identity: String?
 
     /// Creates source information.

@@ -36,7 +36,7 @@ actor DatabaseReplicaWriter: BackupWriter {
             case .schema:
                 return try await SchemaArchiveWriter.make(
                     load: { archive in try await self.loadSchema(archive, of: source) },
-                    abandoned: { await gate.fail(LifeboatError(.interrupted, "the schema was not received")) })
+                    abandoned: { await gate.fail(LifeboatError(.targetUnwritable, "the schema was not received")) })
             case .tableData:
                 guard let table = artifact.table else { throw sink.unknownArtifact(name) }
                 return TableCopyWriter(table: table, into: SQL.table(table), columns: artifact.columns) {
@@ -52,8 +52,8 @@ actor DatabaseReplicaWriter: BackupWriter {
         }
     }
 
-    /// A replica of the source database itself would replace the source: compared by identity (server system
-    /// identifier and database oid), which no other spelling of the address gets past.
+    /// A replica of the source database itself would replace the source: compared by identity (see
+    /// ``DatabaseIdentity``), which no other spelling of the address gets past.
     private func checkNotTheSource(_ source: SourceInfo) async throws {
         var same = source.server == replica.serverAddress && source.database == replica.databaseName
         if let identity = source.identity {

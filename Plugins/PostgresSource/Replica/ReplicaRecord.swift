@@ -7,12 +7,15 @@ enum ReplicaRecord {
     private static let marker = "Lifeboat backup "
     private static let stagingMarker = "Lifeboat staging of backup "
 
-    /// The schemas a backup schema target made in a database, as their comments mark them: backups, and staging
-    /// schemas a killed run may have left. A backup of the database leaves them out.
+    /// The schemas a backup schema target made in a database, as their names and comments mark them: backups
+    /// (the ones it lists), and staging schemas a killed run may have left. A backup of the database leaves them
+    /// out; a backup schema renamed by hand is the user's again.
     static let ownSchemasQuery = """
         SELECT nspname FROM pg_namespace
-        WHERE (nspname LIKE 'lifeboat\\_new\\_%' AND obj_description(oid, 'pg_namespace') LIKE '\(stagingMarker)%')
-           OR (nspname LIKE 'backup\\_%' AND obj_description(oid, 'pg_namespace') LIKE '\(marker)%')
+        WHERE (nspname LIKE 'lifeboat\\_new\\_%'
+               AND obj_description(oid, 'pg_namespace') = '\(stagingMarker)' || substr(nspname, 14))
+           OR (nspname LIKE 'backup\\_%'
+               AND split_part(obj_description(oid, 'pg_namespace'), E'\\n', 1) = '\(marker)' || substr(nspname, 8))
         """
 
     /// The comment of the schema a backup loads into before it is complete.

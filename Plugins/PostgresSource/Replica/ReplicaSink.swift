@@ -177,10 +177,12 @@ public struct ReplicaSink: DatabaseTarget {
                     }
                 }
             }
-        } catch let error as PostgresServerError {  // e.g. a table dropped since
+        } catch let error as PostgresServerError {
+            // A table or schema dropped since is damage; other errors (connection, rights) are not.
+            let missing = ["42P01", "3F000"].contains(error.sqlState)
             throw LifeboatError(
-                .checksumMismatch, "target '\(name)': the rows of backup \(manifest.id) cannot be counted: \(error)",
-                cause: error)
+                missing ? .checksumMismatch : .targetUnwritable,
+                "target '\(name)': the rows of backup \(manifest.id) cannot be counted: \(error)", cause: error)
         }
         return tables.count
     }
@@ -217,7 +219,7 @@ public struct ReplicaSink: DatabaseTarget {
         try await PGConnection.using(database, purpose: "check") { session in
             let rows = try await session.query("""
                 SELECT r.rolcreatedb OR r.rolsuper, has_database_privilege(current_database(), 'CREATE'),
-                       (SELECT pg_has_role(current_user, datdba, 'MEMBER') FROM pg_database WHERE datname = \(replicaName))
+                       (SELECT pg_has_role(current_user, datdba, 'USAGE') FROM pg_database WHERE datname = \(replicaName))
                 FROM pg_roles r WHERE r.rolname = current_user
                 """)
             let (createDB, createSchema, owns) = (rows.first?[0] == "t", rows.first?[1] == "t", rows.first?[2] ?? nil)
