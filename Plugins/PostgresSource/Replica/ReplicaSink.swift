@@ -169,12 +169,7 @@ public struct ReplicaSink: DatabaseTarget {
             case .database: try await checkRowCounts(of: manifest, in: replica)
             case .schema:
                 try await PGConnection.using(connection, purpose: "count") { session in
-                    for artifact in tables {
-                        guard let table = artifact.table else { continue }
-                        let name = SchemaCopyWriter.copyName(of: table, in: Self.backupSchema(manifest.id))
-                        let counted = try await session.query("SELECT count(*) FROM \(name)")
-                        try check(table, rows: Int(counted.first?.first.flatMap { $0 } ?? "") ?? -1, of: artifact, in: manifest)
-                    }
+                    try await checkRowCounts(of: manifest, inSchema: Self.backupSchema(manifest.id), on: session)
                 }
             }
         } catch let error as PostgresServerError {
@@ -194,6 +189,15 @@ public struct ReplicaSink: DatabaseTarget {
         for artifact in tables {
             guard let table = artifact.table else { continue }
             try check(table, rows: counts[table] ?? -1, of: artifact, in: manifest)
+        }
+    }
+
+    /// Compares every table's rows in a backup schema (or its staging schema) with `manifest`.
+    func checkRowCounts(of manifest: Manifest, inSchema schema: String, on session: PGConnection) async throws {
+        for artifact in manifest.artifacts where artifact.kind == .tableData {
+            guard let table = artifact.table else { continue }
+            let counted = try await session.query("SELECT count(*) FROM \(SchemaCopyWriter.copyName(of: table, in: schema))")
+            try check(table, rows: Int(counted.first?.first.flatMap { $0 } ?? "") ?? -1, of: artifact, in: manifest)
         }
     }
 

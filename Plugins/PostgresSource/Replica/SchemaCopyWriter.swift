@@ -94,20 +94,9 @@ actor SchemaCopyWriter: BackupWriter {
     func commit(manifest bytes: [UInt8]) async throws {
         let manifest = try Manifest.decode(bytes, from: "the manifest")
         try await createSchema()
-        let tables = manifest.artifacts.filter { $0.kind == .tableData }
-        let (connection, staging, id, target) = (sink.connection, staging, id, sink.name)
-        try await PGConnection.using(connection, purpose: "schema copy") { session in
-            for artifact in tables {
-                guard let table = artifact.table else { continue }
-                let counted = try await session.query("SELECT count(*) FROM \(Self.copyName(of: table, in: staging))")
-                let rows = Int(counted.first?.first.flatMap { $0 } ?? "") ?? -1
-                guard rows == artifact.rows ?? 0 else {
-                    throw LifeboatError(
-                        .targetUnwritable,
-                        "the copy of table \(table) in schema \(staging) has \(rows) rows, backup \(id) has "
-                            + "\(artifact.rows ?? 0); nothing of it is kept on target '\(target)'")
-                }
-            }
+        let (sink, staging, id) = (sink, staging, id)
+        try await PGConnection.using(sink.connection, purpose: "schema copy") { session in
+            try await sink.checkRowCounts(of: manifest, inSchema: staging, on: session)
             let backupSchema = SQL.identifier(ReplicaSink.backupSchema(id))
             try await session.run([
                 "BEGIN", "ALTER SCHEMA \(SQL.identifier(staging)) RENAME TO \(backupSchema)",
