@@ -163,7 +163,8 @@ extension PostgresDestination: ReplaceableDestination {
                 terminated = try await Self.terminateSessions(
                     on: session, datname: SQL.literal(databaseName), of: connection.display)
                 var settings = try await DatabaseSettings.read(databaseName, on: session)
-                settings.comment = comment ?? settings.comment
+                // A replica's record names the backup it held; what is swapped in now is another.
+                settings.comment = comment ?? (ReplicaRecord.id(in: settings.comment) == nil ? settings.comment : nil)
                 try await session.run(settings.statements(for: stagingName))
                 try await session.run([
                     "BEGIN", "ALTER DATABASE \(target) RENAME TO \(SQL.identifier(old))",

@@ -78,6 +78,15 @@ struct ReplicaTargetTests {
         let damaged = try lifeboat.run(["verify", "--from", "replica"], environment: environment)
         #expect(damaged.status == 65, "\(damaged.allOutput)")
         #expect(damaged.stdout.contains("table app.added has 40 rows where backup \(secondID) has 50"), "\(damaged.stdout)")
+
+        // A restore over the replica puts another backup in place: the replica no longer claims one.
+        let firstID = first.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let over = try lifeboat.run(
+            ["restore", firstID, "--from", "primary", "--into", replica.url, "--clean", "--no-safety-backup"],
+            environment: environment)
+        #expect(over.status == 0, "\(over.allOutput)")
+        let after = try lifeboat.run(["list"], environment: environment).stdout
+        #expect(after.split(separator: "\n").last?.hasSuffix("primary,replica(missing)") == true, "\(after)")
     }
 
     @Test func aFailedLoadKeepsThePreviousCopy() throws {
