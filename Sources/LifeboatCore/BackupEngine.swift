@@ -234,6 +234,9 @@ public struct BackupEngine: Sendable {
             if let failure = await Self.commitAll(bytes, to: group).first { throw failure.error }
         }
         for run in runs where !complete.contains(run.name) { await run.writer.abort() }
+        for run in runs where complete.contains(run.name) {
+            for warning in await run.writer.warnings() { logger.warning("target '\(run.name)': \(warning)") }
+        }
         return manifest
     }
 

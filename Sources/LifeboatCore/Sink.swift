@@ -73,6 +73,9 @@ extension Sink {
 }
 
 extension BackupWriter {
+    /// Nothing to report.
+    public func warnings() async -> [String] { [] }
+
     /// Stores the artifact under its name; what it holds does not matter.
     public func makeArtifactWriter(name: String, for artifact: ArtifactPlan, of source: SourceInfo) async throws
         -> any ArtifactWriter
@@ -96,6 +99,10 @@ public protocol BackupWriter: Sendable {
 
     /// Makes the backup complete by writing its manifest last, atomically and durably.
     func commit(manifest: [UInt8]) async throws
+
+    /// What the operator should hear about after ``commit(manifest:)`` that did not fail it, one line each (e.g.
+    /// sessions ended to put a replica in place). The engine logs them as warnings. Optional: the default has none.
+    func warnings() async -> [String]
 
     /// Removes what this backup wrote, also after ``commit(manifest:)`` (a run aborts a target it had already
     /// committed when a required target fails): the manifest first, so that a crash half-way leaves nothing that

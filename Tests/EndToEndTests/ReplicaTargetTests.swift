@@ -188,6 +188,7 @@ struct ReplicaTargetTests {
         try FileManager.default.removeItem(at: lifeboat.folder.appendingPathComponent("lifeboat.yml"))
         let swapped = try lifeboat.run(["backup"], environment: environment)
         #expect(swapped.status == 0, "\(swapped.allOutput)")
+        #expect(swapped.stderr.contains("warning target 'replica': ended 1 session connected to "), "\(swapped.stderr)")
         #expect(try replica.dump() == source.dump())
         reader.waitUntilExit()
         #expect(reader.terminationStatus != 0, "the session on the replica was not ended")

@@ -15,6 +15,7 @@ actor DatabaseReplicaWriter: BackupWriter {
     private var restorer: SchemaRestorer?
     private var aborted = false
     private var swapped = false
+    private var reported: [String] = []
 
     init(sink: ReplicaSink, replica: PostgresDestination) {
         self.sink = sink
@@ -119,14 +120,21 @@ actor DatabaseReplicaWriter: BackupWriter {
         try await described("counting rows") { try await sink.checkRowCounts(of: manifest, in: staging) }
         restorer.remove()
         self.restorer = nil
-        _ = try await described("swapping the new copy in") {
+        let outcome = try await described("swapping the new copy in") {
             try await replica.replace(
                 with: staging, comment: ReplicaRecord.comment(id: manifest.id, manifest: bytes),
                 terminatingSessions: sink.terminateSessions)
         }
         self.staging = nil
         swapped = true
+        if outcome.terminatedSessions > 0 {
+            let sessions = outcome.terminatedSessions == 1 ? "1 session" : "\(outcome.terminatedSessions) sessions"
+            reported.append("ended \(sessions) connected to \(replica.location) to put the new copy in place")
+        }
+        reported += outcome.warning.map { [$0] } ?? []
     }
+
+    func warnings() async -> [String] { reported }
 
     /// Drops the staging database. After a swap (another target failed later), the replica keeps the new copy
     /// but no longer claims to hold a backup that no other target kept.
