@@ -10,10 +10,14 @@ struct CheckTests {
         try source.execute(Fixtures.small)
         let lifeboat = try LifeboatRunner(source: source.url)
         defer { lifeboat.cleanUp() }
-        let check = try lifeboat.run(["check"])
+        let replica = try TestDatabase.url(try TestEnvironment.requireServer(), database: source.name + "_rep")
+        let check = try lifeboat.run(["check"], environment: ["DATABASE_BACKUP_URL": replica])
         #expect(check.status == 0, "\(check.allOutput)")
         let lines = check.stdout.split(separator: "\n")
-        #expect(lines.count == 5 && lines.allSatisfy { $0.hasPrefix("ok    ") }, "\(check.stdout)")
+        #expect(lines.count == 6 && lines.allSatisfy { $0.hasPrefix("ok    ") }, "\(check.stdout)")
+        #expect(check.stdout.contains(
+            "/\(source.name)_rep): the role may create the staging database; pg_restore 15 found; holds no backup yet"),
+            "\(check.stdout)")
         #expect(check.stdout.contains("can read every table and sequence"))
         #expect(check.stdout.contains("target 'primary' (\(lifeboat.backups.path)): wrote, read back and removed a probe"))
         #expect(try lifeboat.run(["list"]).stdout == "no backups\n")
@@ -34,8 +38,19 @@ struct CheckTests {
         url.password = "check-pw"
         let lifeboat = try LifeboatRunner(source: url.string!)
         defer { lifeboat.cleanUp() }
-        FileManager.default.createFile(atPath: lifeboat.folder.appendingPathComponent("a-file").path, contents: Data())
-        try lifeboat.writeConfig("targets:\n  - name: primary\n    url: ./backups\n  - name: broken\n    url: ./a-file/backups\n")
+        _ = FileManager.default.createFile(atPath: lifeboat.folder.appendingPathComponent("a-file").path, contents: Data())
+        try lifeboat.writeConfig("""
+            targets:
+              - name: primary
+                url: ./backups
+              - name: broken
+                url: ./a-file/backups
+              - name: standby
+                url: \(url.string!)_rep
+              - name: snapshots
+                url: \(url.string!)
+                mode: schema
+            """)
 
         let check = try lifeboat.run(["check"])
         #expect(check.status == 1, "\(check.allOutput)")
@@ -43,7 +58,11 @@ struct CheckTests {
                 "\(check.stdout)")
         #expect(check.stdout.contains("FAIL  cannot create a backup folder in target 'broken'"), "\(check.stdout)")
         #expect(check.stdout.contains("ok    target 'primary'"))
-        #expect(check.stderr.hasPrefix("lifeboat: error: 2 checks failed; first: source: role \(role) cannot read"), "\(check.stderr)")
+        #expect(check.stdout.contains("FAIL  target 'standby' (\(role)@"), "\(check.stdout)")
+        #expect(check.stdout.contains("the role cannot create databases; a replica loads into a staging database"))
+        #expect(check.stdout.contains("FAIL  target 'snapshots' (\(role)@"), "\(check.stdout)")
+        #expect(check.stdout.contains("the role cannot create schemas in"))
+        #expect(check.stderr.hasPrefix("lifeboat: error: 4 checks failed; first: source: role \(role) cannot read"), "\(check.stderr)")
         #expect(!check.allOutput.contains("check-pw"))
     }
 }
