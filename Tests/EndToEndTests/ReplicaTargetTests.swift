@@ -30,20 +30,21 @@ struct ReplicaTargetTests {
     }
 
     /// A source filled with `schema`, and a runner backing it up to `./backups` and to a replica that does not
-    /// exist yet (`DATABASE_BACKUP_URL`).
+    /// exist yet (`DATABASE_BACKUP_URL`, set for every run).
     func setUp(_ prefix: String, schema: String = Fixtures.small) throws -> (TestDatabase, TestDatabase, LifeboatRunner) {
         let source = try TestDatabase.create(prefix)
         try source.execute(schema)
         let replica = try database(source.name + "_rep")
-        return (source, replica, try LifeboatRunner(source: source.url))
+        var lifeboat = try LifeboatRunner(source: source.url)
+        lifeboat.environment["DATABASE_BACKUP_URL"] = replica.url
+        return (source, replica, lifeboat)
     }
 
     @Test func replicaEqualsTheSourceAfterEveryBackup() throws {
         let (source, replica, lifeboat) = try setUp("rep_rich", schema: Fixtures.richSchema)
         defer { lifeboat.cleanUp() }
-        let environment = ["DATABASE_BACKUP_URL": replica.url]
 
-        let first = try lifeboat.run(["backup"], environment: environment)
+        let first = try lifeboat.run(["backup"])
         #expect(first.status == 0, "\(first.allOutput)")
         // As pg_dump | pg_restore would copy it (an inherited column's position is the one thing that differs).
         #expect(try replica.dump() == reference(of: source), "the replica database differs from the source")
@@ -55,13 +56,13 @@ struct ReplicaTargetTests {
             INSERT INTO app.added SELECT g, 'n' || g FROM generate_series(1, 50) g;
             REFRESH MATERIALIZED VIEW app.order_totals;
             """)
-        let second = try lifeboat.run(["backup"], environment: environment)
+        let second = try lifeboat.run(["backup"])
         #expect(second.status == 0, "\(second.allOutput)")
         let secondID = second.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try replica.dump() == reference(of: source), "the replica database did not follow the second backup")
         #expect(try scratchDatabases(of: replica) == "")
 
-        let list = try lifeboat.run(["list"], environment: environment)
+        let list = try lifeboat.run(["list"])
         #expect(list.status == 0, "\(list.allOutput)")
         let lines = list.stdout.split(separator: "\n")
         #expect(lines.last?.hasSuffix("primary,replica") == true, "\(list.stdout)")
@@ -69,38 +70,36 @@ struct ReplicaTargetTests {
         #expect(try replica.value("SELECT split_part(shobj_description(oid, 'pg_database'), E'\\n', 1) FROM pg_database WHERE datname = '\(replica.name)'")
             == "Lifeboat backup \(secondID)")
 
-        let verify = try lifeboat.run(["verify"], environment: environment)
+        let verify = try lifeboat.run(["verify"])
         #expect(verify.status == 0, "\(verify.allOutput)")
         #expect(verify.stdout.contains("target 'replica': backup \(secondID) is held as a live database"), "\(verify.stdout)")
 
         // Someone changes the replica: verify says so.
         try replica.execute("DELETE FROM app.added WHERE id > 40")
-        let damaged = try lifeboat.run(["verify", "--from", "replica"], environment: environment)
+        let damaged = try lifeboat.run(["verify", "--from", "replica"])
         #expect(damaged.status == 65, "\(damaged.allOutput)")
         #expect(damaged.stdout.contains("table app.added has 40 rows where backup \(secondID) has 50"), "\(damaged.stdout)")
 
         // A restore over the replica puts another backup in place: the replica no longer claims one.
         let firstID = first.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let over = try lifeboat.run(
-            ["restore", firstID, "--from", "primary", "--into", replica.url, "--clean", "--no-safety-backup"],
-            environment: environment)
+            ["restore", firstID, "--from", "primary", "--into", replica.url, "--clean", "--no-safety-backup"])
         #expect(over.status == 0, "\(over.allOutput)")
-        let after = try lifeboat.run(["list"], environment: environment).stdout
+        let after = try lifeboat.run(["list"]).stdout
         #expect(after.split(separator: "\n").last?.hasSuffix("primary,replica(missing)") == true, "\(after)")
     }
 
     @Test func aFailedLoadKeepsThePreviousCopy() throws {
         let (source, replica, lifeboat) = try setUp("rep_fail")
         defer { lifeboat.cleanUp() }
-        let environment = ["DATABASE_BACKUP_URL": replica.url]
-        let first = try lifeboat.run(["backup"], environment: environment)
+        let first = try lifeboat.run(["backup"])
         #expect(first.status == 0, "\(first.allOutput)")
         let held = try replica.dump()
         #expect(held == (try source.dump()))
 
         // The new copy fails in its last step (a materialized view that cannot refresh in a staging database).
         try source.execute(Fixtures.viewFailingInDatabases(like: "lifeboat_new%") + "DELETE FROM notes WHERE id > 100;")
-        let required = try lifeboat.run(["backup"], environment: environment)
+        let required = try lifeboat.run(["backup"])
         #expect(required.status == 73, "\(required.allOutput)")
         #expect(required.stderr.contains("division by zero"), "\(required.stderr)")
         #expect(required.stderr.contains("the previous copy is kept"), "\(required.stderr)")
@@ -115,11 +114,11 @@ struct ReplicaTargetTests {
                 url: ${DATABASE_BACKUP_URL}
                 required: false
             """)
-        let optional = try lifeboat.run(["backup"], environment: environment)
+        let optional = try lifeboat.run(["backup"])
         #expect(optional.status == 3, "\(optional.allOutput)")
         #expect(try replica.dump() == held, "a failed load changed the replica")
         #expect(try scratchDatabases(of: replica) == "")
-        let list = try lifeboat.run(["list"], environment: environment)
+        let list = try lifeboat.run(["list"])
         let lines = list.stdout.split(separator: "\n")
         #expect(lines.count == 3, "\(list.stdout)")
         #expect(lines.last?.hasSuffix("primary,replica(failed)") == true, "\(list.stdout)")
@@ -156,8 +155,7 @@ struct ReplicaTargetTests {
     @Test func aReplicaInUseIsSwappedOnlyWhenAllowed() throws {
         let (source, replica, lifeboat) = try setUp("rep_busy")
         defer { lifeboat.cleanUp() }
-        let environment = ["DATABASE_BACKUP_URL": replica.url]
-        #expect(try lifeboat.run(["backup"], environment: environment).status == 0)
+        #expect(try lifeboat.run(["backup"]).status == 0)
         let held = try replica.dump()
         try source.execute("DELETE FROM notes WHERE id > 100")
 
@@ -180,13 +178,13 @@ struct ReplicaTargetTests {
                 url: ${DATABASE_BACKUP_URL}
                 terminate_sessions: false
             """)
-        let refused = try lifeboat.run(["backup"], environment: environment)
+        let refused = try lifeboat.run(["backup"])
         #expect(refused.status == 75, "\(refused.allOutput)")
         #expect(refused.stderr.contains("set terminate_sessions: true on the target"), "\(refused.stderr)")
         #expect(try replica.dump() == held)
 
         try FileManager.default.removeItem(at: lifeboat.folder.appendingPathComponent("lifeboat.yml"))
-        let swapped = try lifeboat.run(["backup"], environment: environment)
+        let swapped = try lifeboat.run(["backup"])
         #expect(swapped.status == 0, "\(swapped.allOutput)")
         #expect(swapped.stderr.contains("warning target 'replica': ended 1 session connected to "), "\(swapped.stderr)")
         #expect(try replica.dump() == source.dump())
@@ -197,27 +195,26 @@ struct ReplicaTargetTests {
     @Test func restoreFromTheReplicaDumpsItAfresh() throws {
         let (source, replica, lifeboat) = try setUp("rep_restore", schema: Fixtures.richSchema)
         defer { lifeboat.cleanUp() }
-        let environment = ["DATABASE_BACKUP_URL": replica.url]
-        let backup = try lifeboat.run(["backup"], environment: environment)
+        let backup = try lifeboat.run(["backup"])
         #expect(backup.status == 0, "\(backup.allOutput)")
         let id = backup.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let expected = try reference(of: source)
         try source.execute("DROP SCHEMA app CASCADE")  // the disaster
 
         let into = try TestDatabase.create("rep_into")
-        let restore = try lifeboat.run(["restore", "latest", "--from", "replica", "--into", into.url], environment: environment)
+        let restore = try lifeboat.run(["restore", "latest", "--from", "replica", "--into", into.url])
         #expect(restore.status == 0, "\(restore.allOutput)")
         #expect(restore.stdout.contains("dumped target 'replica', which holds backup \(id), as "), "\(restore.stdout)")
         #expect(restore.stdout.contains("row counts match"), "\(restore.stdout)")
         #expect(try into.dump() == expected)
 
         // Only the backup it holds, and only as it was loaded.
-        let other = try lifeboat.run(["restore", "20200101000000", "--from", "replica", "--into", into.url], environment: environment)
+        let other = try lifeboat.run(["restore", "20200101000000", "--from", "replica", "--into", into.url])
         #expect(other.status == 66, "\(other.allOutput)")
         #expect(other.stderr.contains("holds no backup matching 20200101000000; it holds \(id)"), "\(other.stderr)")
         try replica.execute("INSERT INTO app.customers (email) VALUES ('late@example.com')")
         let empty = try TestDatabase.create("rep_into2")
-        let changed = try lifeboat.run(["restore", "--from", "replica", "--into", empty.url], environment: environment)
+        let changed = try lifeboat.run(["restore", "--from", "replica", "--into", empty.url])
         #expect(changed.status == 65, "\(changed.allOutput)")
         #expect(changed.stderr.contains("no longer holds backup \(id) as it was loaded: table app.customers has 201 rows"), "\(changed.stderr)")
         #expect(try empty.isEmpty())
@@ -230,7 +227,7 @@ struct ReplicaTargetTests {
               - name: primary
                 url: ./backups
             """)
-        let stored = try lifeboat.run(["restore", id, "--into", empty.url], environment: environment)
+        let stored = try lifeboat.run(["restore", id, "--into", empty.url])
         #expect(stored.status == 0, "\(stored.allOutput)")
         #expect(try empty.dump() == expected)
     }
@@ -296,18 +293,17 @@ struct ReplicaTargetTests {
     }
 
     @Test func latestMeansTheNewestBackupATargetStores() throws {
-        let (_, replica, lifeboat) = try setUp("rep_latest")
+        let (_, _, lifeboat) = try setUp("rep_latest")
         defer { lifeboat.cleanUp() }
-        let environment = ["DATABASE_BACKUP_URL": replica.url]
-        let stored = try lifeboat.run(["backup"], environment: environment)
+        let stored = try lifeboat.run(["backup"])
         #expect(stored.status == 0, "\(stored.allOutput)")
         try lifeboat.writeConfig("targets:\n  - name: replica\n    url: ${DATABASE_BACKUP_URL}\n")
-        let replicaOnly = try lifeboat.run(["backup"], environment: environment)
+        let replicaOnly = try lifeboat.run(["backup"])
         #expect(replicaOnly.status == 0, "\(replicaOnly.allOutput)")
         try FileManager.default.removeItem(at: lifeboat.folder.appendingPathComponent("lifeboat.yml"))
 
         let into = try TestDatabase.create("rep_latest_into")
-        let restore = try lifeboat.run(["restore", "--into", into.url], environment: environment)
+        let restore = try lifeboat.run(["restore", "--into", into.url])
         #expect(restore.status == 0, "\(restore.allOutput)")
         #expect(restore.stdout.contains("restored backup \(stored.stdout.trimmingCharacters(in: .whitespacesAndNewlines))"),
                 "\(restore.stdout)")

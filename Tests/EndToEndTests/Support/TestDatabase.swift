@@ -70,7 +70,8 @@ struct TestDatabase {
 /// The CLI under test, run in a scratch folder of its own.
 struct LifeboatRunner {
     let folder: URL
-    let environment: [String: String?]
+    /// What every run gets in its environment (`nil` removes a variable).
+    var environment: [String: String?]
 
     /// A runner with a new scratch folder, which also holds its lock files; `DATABASE_URL` is `source` when given,
     /// and no environment is named (so no retention applies unless a test asks for it).
