@@ -41,6 +41,11 @@ public final class ChildProcess: @unchecked Sendable {
     private var status: Status?
     /// Held while the child is reaped or signalled, so that a signal never reaches a reused pid.
     private let reaping = NSLock()
+    /// Held while a child's descriptors are made and it is started. Glibc's `pipe2` and `mkostemp`, which open
+    /// descriptors close-on-exec at once, are out of Swift's reach; this lock keeps any other child from starting
+    /// between a descriptor's opening and its `FD_CLOEXEC`, and so from inheriting it (a stdin pipe end held by
+    /// another child would keep this child from ever seeing its end).
+    private static let starting = NSLock()
 
     /// Starts `executable` with `arguments`.
     /// - Parameters:
@@ -53,6 +58,8 @@ public final class ChildProcess: @unchecked Sendable {
         executable: String, arguments: [String], environment: [String: String] = [:], input: Input = .none,
         output: Output = .pipe, ownProcessGroup: Bool = false, unsetting: Set<String> = []
     ) throws {
+        Self.starting.lock()
+        defer { Self.starting.unlock() }
         var template = Array((NSTemporaryDirectory() + "/lifeboat-stderr-XXXXXX").utf8CString)
         let errorFD = mkstemp(&template)
         guard errorFD >= 0 else { throw LifeboatError(.io, "cannot create a temporary file in \(NSTemporaryDirectory())") }

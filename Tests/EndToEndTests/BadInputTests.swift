@@ -62,9 +62,7 @@ struct BadInputTests {
     func useOldTool(_ tool: String, in lifeboat: LifeboatRunner) throws {
         let bin = lifeboat.folder.appendingPathComponent("oldbin")
         try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
-        let fake = bin.appendingPathComponent(tool)
-        try "#!/bin/sh\necho '\(tool) (PostgreSQL) 14.9'\n".write(to: fake, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        _ = try lifeboat.writeProgram("oldbin/\(tool)", "#!/bin/sh\necho '\(tool) (PostgreSQL) 14.9'\n")
         try lifeboat.writeConfig("source:\n  pg_bin_dir: \(bin.path)\n")
     }
 

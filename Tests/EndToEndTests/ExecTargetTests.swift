@@ -58,14 +58,12 @@ struct ExecTargetTests {
         let (_, lifeboat, nas) = try setUp("exec_crash")
         defer { lifeboat.cleanUp() }
         // The example, except that its commit dies.
-        let program = lifeboat.folder.appendingPathComponent("crashing-sink").path
-        try """
+        let program = try lifeboat.writeProgram("crashing-sink", """
             #!/bin/sh
             [ "$1" = commit ] && { echo "tape robot jammed" >&2; kill -9 $$; }
             exec \(Self.dedup) "$@"
 
-            """.write(toFile: program, atomically: false, encoding: .utf8)
-        chmod(program, 0o755)
+            """)
         try lifeboat.writeConfig("""
             targets:
               - name: primary

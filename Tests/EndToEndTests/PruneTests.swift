@@ -77,14 +77,12 @@ struct PruneTests {
         // A program target that stores in ./store like the dedup example, but dies in delete once the manifest
         // is gone: the moment a crash is most likely to hurt.
         let dedup = TestEnvironment.packageRoot.appendingPathComponent("examples/exec-sinks/dedup-sink.py").path
-        let program = lifeboat.folder.appendingPathComponent("dying-sink").path
-        try """
+        let program = try lifeboat.writeProgram("dying-sink", """
             #!/bin/sh
             if [ "$1" = delete ]; then rm "$LIFEBOAT_OPTION_PATH/backups/$2/manifest.json"; kill -9 $$; fi
             exec \(dedup) "$@"
 
-            """.write(toFile: program, atomically: false, encoding: .utf8)
-        chmod(program, 0o755)
+            """)
         try lifeboat.writeConfig("""
             targets:
               - name: nas
@@ -109,10 +107,9 @@ struct PruneTests {
     @Test func aTargetThatCannotBeListedIsSkippedAndTheOthersArePruned() throws {
         let (lifeboat, first) = try setUp("prune_down")
         defer { lifeboat.cleanUp() }
-        let program = lifeboat.folder.appendingPathComponent("down-sink").path
-        try "#!/bin/sh\ncase \"$1\" in hello) echo lifeboat-exec-protocol 1 ;; *) echo 'remote unreachable' >&2; exit 1 ;; esac\n"
-            .write(toFile: program, atomically: false, encoding: .utf8)
-        chmod(program, 0o755)
+        let program = try lifeboat.writeProgram(
+            "down-sink",
+            "#!/bin/sh\ncase \"$1\" in hello) echo lifeboat-exec-protocol 1 ;; *) echo 'remote unreachable' >&2; exit 1 ;; esac\n")
         try lifeboat.writeConfig("""
             targets:
               - name: primary

@@ -43,6 +43,19 @@ enum Examples {
         FileManager.default.temporaryDirectory.appendingPathComponent("exec-sink-\(UUID().uuidString)")
     }
 
+    /// Writes `text` to a new executable file. The file is open close-on-exec, so that no program another test
+    /// starts meanwhile keeps it open for writing: exec would then fail with "Text file busy" for as long as that
+    /// program runs.
+    static func writeExecutable(_ text: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw SetupFailure(message: "cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw SetupFailure(message: "cannot write \(path)")
+        }
+    }
+
     /// Throws unless rclone is installed (`scripts/setup` installs it).
     static func requireRclone() throws {
         let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")

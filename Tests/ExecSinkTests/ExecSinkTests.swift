@@ -23,8 +23,7 @@ import Testing
                 esac
 
                 """
-            try script.write(toFile: path, atomically: true, encoding: .utf8)
-            chmod(path, 0o755)
+            try Examples.writeExecutable(script, to: path)
         }
 
         func remove() { try? FileManager.default.removeItem(at: folder) }

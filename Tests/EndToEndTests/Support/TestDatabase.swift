@@ -109,5 +109,20 @@ struct LifeboatRunner {
         try yaml.write(to: folder.appendingPathComponent("lifeboat.yml"), atomically: true, encoding: .utf8)
     }
 
+    /// Writes an executable `text` as `name` in the scratch folder and returns its path. The file is open
+    /// close-on-exec, so that no program another test starts meanwhile keeps it open for writing: running it would
+    /// then fail with "Text file busy" for as long as that program runs.
+    func writeProgram(_ name: String, _ text: String) throws -> String {
+        let path = folder.appendingPathComponent(name).path
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw TestFailure("cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw TestFailure("cannot write \(path)")
+        }
+        return path
+    }
+
     func cleanUp() { try? FileManager.default.removeItem(at: folder) }
 }
