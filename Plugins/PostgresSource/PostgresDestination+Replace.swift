@@ -65,8 +65,8 @@ extension PostgresDestination: ReplaceableDestination {
     }
 
     /// Creates an empty staging database beside this one, like it; when this one does not exist yet and `encoding`
-    /// is given, one of that encoding with the server's defaults.
-    func makeStaging(ifMissing encoding: String?) async throws -> PostgresDestination {
+    /// is given, one of that encoding with the server's defaults. `comment`, if any, marks it at once.
+    func makeStaging(ifMissing encoding: String?, comment: String? = nil) async throws -> PostgresDestination {
         let name = scratchName("new")
         return try await PGConnection.using(maintenance, purpose: "staging") { session in
             do {
@@ -76,26 +76,26 @@ extension PostgresDestination: ReplaceableDestination {
                     FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace
                     WHERE d.datname = \(SQL.literal(databaseName))
                     """)
+                var create: String
                 if rows.isEmpty, let encoding {
-                    try await session.run([
-                        "CREATE DATABASE \(SQL.identifier(name)) TEMPLATE template0 ENCODING \(SQL.literal(encoding))"
-                    ])
-                    return PostgresDestination(connection: connection.with(database: name), options: options, tools: tools)
+                    create = "CREATE DATABASE \(SQL.identifier(name)) TEMPLATE template0 ENCODING \(SQL.literal(encoding))"
+                } else {
+                    guard let row = rows.first, let json = row[0],
+                        let fields = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+                    else { throw LifeboatError(.databaseMissing, "database \(connection.display) does not exist") }
+                    create = "CREATE DATABASE \(SQL.identifier(name)) OWNER \(SQL.identifier(row[1] ?? "postgres")) "
+                        + "TEMPLATE template0 ENCODING \(SQL.literal(row[2] ?? "UTF8")) TABLESPACE \(SQL.identifier(row[3] ?? "pg_default"))"
+                    for (option, column) in [("LC_COLLATE", "datcollate"), ("LC_CTYPE", "datctype")] {
+                        if let value = fields[column] as? String { create += " \(option) \(SQL.literal(value))" }
+                    }
+                    if fields["datlocprovider"] as? String == "i",
+                        let icu = (fields["daticulocale"] ?? fields["datlocale"]) as? String
+                    {
+                        create += " LOCALE_PROVIDER icu ICU_LOCALE \(SQL.literal(icu))"
+                    }
                 }
-                guard let row = rows.first, let json = row[0],
-                    let fields = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
-                else { throw LifeboatError(.databaseMissing, "database \(connection.display) does not exist") }
-                var create = "CREATE DATABASE \(SQL.identifier(name)) OWNER \(SQL.identifier(row[1] ?? "postgres")) "
-                    + "TEMPLATE template0 ENCODING \(SQL.literal(row[2] ?? "UTF8")) TABLESPACE \(SQL.identifier(row[3] ?? "pg_default"))"
-                for (option, column) in [("LC_COLLATE", "datcollate"), ("LC_CTYPE", "datctype")] {
-                    if let value = fields[column] as? String { create += " \(option) \(SQL.literal(value))" }
-                }
-                if fields["datlocprovider"] as? String == "i",
-                    let icu = (fields["daticulocale"] ?? fields["datlocale"]) as? String
-                {
-                    create += " LOCALE_PROVIDER icu ICU_LOCALE \(SQL.literal(icu))"
-                }
-                try await session.run([create])
+                try await session.run(
+                    [create] + (comment.map { ["COMMENT ON DATABASE \(SQL.identifier(name)) IS \(SQL.literal($0))"] } ?? []))
             } catch let error as PostgresServerError where !Task.isCancelled {
                 throw LifeboatError(
                     .restoreFailed,

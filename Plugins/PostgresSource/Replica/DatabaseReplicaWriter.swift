@@ -15,11 +15,14 @@ actor DatabaseReplicaWriter: BackupWriter {
     private var restorer: SchemaRestorer?
     private var aborted = false
     private var swapped = false
-    private var reported: [String] = []
+    /// Warnings for the log: the staging databases of killed runs dropped before this backup began, the sessions
+    /// the swap ended.
+    private var reported: [String]
 
-    init(sink: ReplicaSink, replica: PostgresDestination) {
+    init(sink: ReplicaSink, replica: PostgresDestination, reported: [String]) {
         self.sink = sink
         self.replica = replica
+        self.reported = reported
     }
 
     func makeArtifactWriter(name: String) async throws -> any ArtifactWriter {
@@ -78,7 +81,8 @@ actor DatabaseReplicaWriter: BackupWriter {
             let pgRestore = try await sink.tools.locate(
                 "pg_restore", minimumMajor: max(server, source.dumpToolMajorVersion ?? 0),
                 requiredBy: "the source's server and pg_dump")
-            let staging = try await replica.makeStaging(ifMissing: source.encoding)
+            let staging = try await replica.makeStaging(
+                ifMissing: source.encoding, comment: ReplicaRecord.stagingComment(of: "replica " + replica.databaseName))
             guard !aborted else {  // abort() ran while the database was being created
                 await Self.drop(staging)
                 throw LifeboatError(.interrupted, "the backup was aborted")

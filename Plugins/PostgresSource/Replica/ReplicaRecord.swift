@@ -1,3 +1,4 @@
+import Foundation
 import LifeboatCore
 
 /// The comment that says which backup a replica database or backup schema holds: a first line naming the backup,
@@ -5,7 +6,7 @@ import LifeboatCore
 /// complete.
 enum ReplicaRecord {
     private static let marker = "Lifeboat backup "
-    private static let stagingMarker = "Lifeboat staging of backup "
+    private static let stagingMarker = "Lifeboat staging of "
 
     /// The schemas a backup schema target made in a database, as their names and comments mark them: backups
     /// (the ones it lists), and staging schemas a killed run may have left. A backup of the database leaves them
@@ -13,13 +14,37 @@ enum ReplicaRecord {
     static let ownSchemasQuery = """
         SELECT nspname FROM pg_namespace
         WHERE (nspname LIKE 'lifeboat\\_new\\_%'
-               AND obj_description(oid, 'pg_namespace') = '\(stagingMarker)' || substr(nspname, 14))
+               AND \(stagingCondition(on: "obj_description(oid, 'pg_namespace')", of: stagingSchemaSubject)))
            OR (nspname LIKE 'backup\\_%'
                AND split_part(obj_description(oid, 'pg_namespace'), E'\\n', 1) = '\(marker)' || substr(nspname, 8))
         """
 
-    /// The comment of the schema a backup loads into before it is complete.
-    static func stagingComment(id: String) -> String { stagingMarker + id }
+    /// The comment of a staging copy: its first line says what it stages (`backup <id>` for a staging schema,
+    /// `replica <database>` for a staging database), its second which run loads it, so that a later run on the same
+    /// machine can tell a copy whose run has died (see ``isAbandoned(_:)``).
+    static func stagingComment(of subject: String) -> String {
+        stagingMarker + subject + "\nby pid \(getpid()) on \(ProcessInfo.processInfo.hostName)"
+    }
+
+    /// A condition that holds for a `comment` (an SQL expression) staging `subject` (another), whichever run
+    /// wrote it.
+    static func stagingCondition(on comment: String, of subject: String) -> String {
+        "split_part(\(comment), E'\\n', 1) = \(SQL.literal(stagingMarker)) || \(subject)"
+    }
+
+    /// What a staging schema stages, as an SQL expression on `pg_namespace`: `lifeboat_new_<id>` stages `backup <id>`.
+    static let stagingSchemaSubject = "'backup ' || substr(nspname, 14)"
+
+    /// Whether a staging comment names a run on this machine that is no longer running: its copy is the leftover
+    /// of a run that was killed, which no one else will drop.
+    static func isAbandoned(_ comment: String?) -> Bool {
+        guard let run = comment?.split(separator: "\n").dropFirst().first, run.hasPrefix("by pid ") else { return false }
+        let parts = run.dropFirst("by pid ".count).split(separator: " ", maxSplits: 2)
+        guard parts.count == 3, parts[1] == "on", String(parts[2]) == ProcessInfo.processInfo.hostName,
+            let pid = pid_t(parts[0]), pid > 0
+        else { return false }
+        return kill(pid, 0) != 0 && errno == ESRCH
+    }
 
     /// The comment for the backup `manifest` describes.
     static func comment(id: String, manifest: [UInt8]) -> String {

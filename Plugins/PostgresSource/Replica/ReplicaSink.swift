@@ -83,9 +83,12 @@ public struct ReplicaSink: DatabaseTarget {
 
     public func beginBackup(id: String) async throws -> (any BackupWriter)? {
         guard try await !listBackups().contains(id) else { return nil }
+        // Before the source streams: DROP DATABASE waits for every backend of the server, and a source backend
+        // blocked writing to this very run would never answer.
+        let dropped = await dropAbandonedStaging()
         switch mode {
-        case .database: return DatabaseReplicaWriter(sink: self, replica: replica)
-        case .schema: return SchemaCopyWriter(sink: self, id: id)
+        case .database: return DatabaseReplicaWriter(sink: self, replica: replica, reported: dropped)
+        case .schema: return SchemaCopyWriter(sink: self, id: id, reported: dropped)
         }
     }
 

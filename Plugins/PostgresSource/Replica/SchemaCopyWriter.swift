@@ -12,10 +12,13 @@ actor SchemaCopyWriter: BackupWriter {
     private let id: String
     private var creatingSchema: Task<Void, any Error>?
     private var renamed = false
+    /// Warnings for the log: the staging schemas of killed runs dropped before this backup began.
+    private let reported: [String]
 
-    init(sink: ReplicaSink, id: String) {
+    init(sink: ReplicaSink, id: String, reported: [String]) {
         self.sink = sink
         self.id = id
+        self.reported = reported
     }
 
     private var staging: String { "lifeboat_new_\(id)" }
@@ -59,7 +62,8 @@ actor SchemaCopyWriter: BackupWriter {
     /// Creates the staging schema, marked as Lifeboat's, once, however many tables ask at once.
     private func createSchema() async throws {
         if creatingSchema == nil {
-            let (connection, name, comment) = (sink.connection, staging, ReplicaRecord.stagingComment(id: id))
+            let (connection, name) = (sink.connection, staging)
+            let comment = ReplicaRecord.stagingComment(of: "backup \(id)")
             creatingSchema = Task {
                 try await PGConnection.using(connection, purpose: "schema copy") { session in
                     try await session.run([
@@ -71,6 +75,8 @@ actor SchemaCopyWriter: BackupWriter {
         }
         try await creatingSchema?.value
     }
+
+    func warnings() async -> [String] { reported }
 
     /// `CREATE TABLE` with the source's column types, or `text` for those the database does not know.
     private static func createTable(_ name: String, _ artifact: ArtifactPlan, on session: PGConnection) async throws

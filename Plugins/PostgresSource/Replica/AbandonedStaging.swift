@@ -1,0 +1,72 @@
+/// Drops the staging copies that runs killed on this machine left behind (see ``ReplicaRecord/isAbandoned(_:)``).
+/// A failed or interrupted load drops its own; a `SIGKILL`, an out-of-memory kill or a power cut cannot, and a
+/// staging database is as large as the replica.
+enum AbandonedStaging {
+    /// How long dropping one copy may take: `DROP DATABASE` waits for every backend of the server to take note,
+    /// and one blocked writing to a stalled client would hold it up indefinitely.
+    private static let timeout = "60s"
+
+    /// Drops the abandoned staging databases of replica `database`, through `session` on another database of its
+    /// server, and says what it dropped or could not drop.
+    static func dropDatabases(of database: String, on session: PGConnection) async -> [String] {
+        await drop(
+            "staging database",
+            listedBy: """
+                SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database
+                WHERE datname LIKE 'lifeboat\\_new\\_%'
+                  AND \(ReplicaRecord.stagingCondition(on: "shobj_description(oid, 'pg_database')", of: SQL.literal("replica " + database)))
+                """,
+            statement: { "DROP DATABASE \(SQL.identifier($0))" }, on: session)
+    }
+
+    /// Drops the abandoned staging schemas of backup schema copies in the database `session` is on, and says what
+    /// it dropped or could not drop.
+    static func dropSchemas(on session: PGConnection) async -> [String] {
+        await drop(
+            "staging schema",
+            listedBy: """
+                SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace
+                WHERE nspname LIKE 'lifeboat\\_new\\_%'
+                  AND \(ReplicaRecord.stagingCondition(on: "obj_description(oid, 'pg_namespace')", of: ReplicaRecord.stagingSchemaSubject))
+                """,
+            statement: { "DROP SCHEMA \(SQL.identifier($0)) CASCADE" }, on: session)
+    }
+
+    /// Drops each copy `query` lists (name, comment) whose comment says its run has died. Without `FORCE`: a
+    /// database someone is connected to stays, and is reported.
+    private static func drop(
+        _ kind: String, listedBy query: String, statement: (String) -> String, on session: PGConnection
+    ) async -> [String] {
+        // Housekeeping: a copy that cannot be listed now is found by the next backup.
+        guard (try? await session.run(["SET statement_timeout = '\(timeout)'"])) != nil,
+            let rows = try? await session.query(query)
+        else { return [] }
+        var said: [String] = []
+        for row in rows where ReplicaRecord.isAbandoned(row[1]) {
+            guard let name = row[0] else { continue }
+            let run = row[1]?.split(separator: "\n").dropFirst().first.map(String.init) ?? ""
+            do {
+                try await session.run([statement(name)])
+                said.append("dropped \(kind) \(name), left behind by a killed run (\(run))")
+            } catch {
+                said.append("cannot drop \(kind) \(name), left behind by a killed run (\(run)): \(error); drop it by hand")
+            }
+        }
+        return said
+    }
+}
+
+extension ReplicaSink {
+    /// Drops the staging copies killed runs left in this target (databases or schemas, as its mode makes them), and
+    /// says what it dropped or could not drop.
+    func dropAbandonedStaging() async -> [String] {
+        let database = replica.databaseName
+        let place = mode == .database ? replica.maintenance : connection
+        return (try? await PGConnection.using(place, purpose: "staging") { [mode] session in
+            switch mode {
+            case .database: await AbandonedStaging.dropDatabases(of: database, on: session)
+            case .schema: await AbandonedStaging.dropSchemas(on: session)
+            }
+        }) ?? []
+    }
+}
