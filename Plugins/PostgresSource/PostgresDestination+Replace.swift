@@ -52,6 +52,9 @@ extension PostgresDestination: ReplaceableDestination {
         return "lifeboat_\(kind)_\(BackupID.make(Date()))_\(tag)_\(database.prefix(30))"
     }
 
+    /// A name for a new staging database beside this one.
+    func newStagingName() -> String { scratchName("new") }
+
     /// The client sessions connected to a database, other than the asking one.
     private static func sessionsQuery(datname: String) -> String {
         """
@@ -65,9 +68,12 @@ extension PostgresDestination: ReplaceableDestination {
     }
 
     /// Creates an empty staging database beside this one, like it; when this one does not exist yet and `encoding`
-    /// is given, one of that encoding with the server's defaults. `comment`, if any, marks it at once.
-    func makeStaging(ifMissing encoding: String?, comment: String? = nil) async throws -> PostgresDestination {
-        let name = scratchName("new")
+    /// is given, one of that encoding with the server's defaults. `name` defaults to a new ``newStagingName()``;
+    /// `comment`, if any, marks the database at once.
+    func makeStaging(named name: String? = nil, ifMissing encoding: String?, comment: String? = nil) async throws
+        -> PostgresDestination
+    {
+        let name = name ?? newStagingName()
         return try await PGConnection.using(maintenance, purpose: "staging") { session in
             do {
                 // As JSON: the locale columns differ between PostgreSQL versions.

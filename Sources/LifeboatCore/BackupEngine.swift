@@ -63,6 +63,7 @@ public struct BackupEngine: Sendable {
                 await withTaskGroup(of: Void.self) { group in
                     for run in runs { group.addTask { await run.writer.abort() } }
                 }
+                await logWarnings(of: runs)
                 guard let error = error as? LifeboatError, !Task.isCancelled, runs.count > 1 else { throw error }
                 throw LifeboatError(
                     error.code, error.message + "; nothing of backup \(id) was kept on any target", cause: error.cause)
@@ -178,6 +179,13 @@ public struct BackupEngine: Sendable {
         }
     }
 
+    /// Logs what the targets' writers had to say (see ``BackupWriter/warnings()``).
+    private func logWarnings(of runs: [TargetRun]) async {
+        for run in runs {
+            for warning in await run.writer.warnings() { logger.warning("target '\(run.name)': \(warning)") }
+        }
+    }
+
     /// What the manifest records about a run's target.
     private func record(of run: TargetRun, _ dumped: [(Artifact, [String: StoredArtifact])]) async -> TargetRecord {
         let stored = dumped.compactMap { $0.1[run.name] }
@@ -234,9 +242,7 @@ public struct BackupEngine: Sendable {
             if let failure = await Self.commitAll(bytes, to: group).first { throw failure.error }
         }
         for run in runs where !complete.contains(run.name) { await run.writer.abort() }
-        for run in runs where complete.contains(run.name) {
-            for warning in await run.writer.warnings() { logger.warning("target '\(run.name)': \(warning)") }
-        }
+        await logWarnings(of: runs)
         return manifest
     }
 

@@ -117,7 +117,9 @@ public final class ChildProcess: @unchecked Sendable {
         // "Text file busy": a program just written is still open for writing in a process that another thread
         // forked meanwhile, until that one execs. Rare and brief: try again for up to half a second.
         for _ in 0..<20 where result == ETXTBSY {
+            Self.starting.unlock()  // our descriptors are close-on-exec by now
             usleep(25_000)
+            Self.starting.lock()
             result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         }
         for fd in [inputPipe[0], outputPipe[1], errorFD] where fd >= 0 { close(fd) }

@@ -100,8 +100,9 @@ public protocol BackupWriter: Sendable {
     /// Makes the backup complete by writing its manifest last, atomically and durably.
     func commit(manifest: [UInt8]) async throws
 
-    /// What the operator should hear about after ``commit(manifest:)`` that did not fail it, one line each (e.g.
-    /// sessions ended to put a replica in place). The engine logs them as warnings. Optional: the default has none.
+    /// What the operator should hear about that did not fail the backup, one line each (e.g. sessions ended to
+    /// put a replica in place, leftovers of killed runs cleaned up). The engine logs them as warnings once the
+    /// backup has committed or been aborted. Optional: the default has none.
     func warnings() async -> [String]
 
     /// Removes what this backup wrote, also after ``commit(manifest:)`` (a run aborts a target it had already

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 
 /// A run killed outright (`SIGKILL`, the out-of-memory killer) while loading a `postgresql://` target cannot drop
-/// its staging copy; the next backup into that target does, and leaves other runs' alone.
+/// its staging copy; the next backup into that target does, and leaves alone those whose run still holds them
+/// and those it cannot tell are Lifeboat's.
 @Suite(.enabled(if: TestEnvironment.enabled, "needs LIFEBOAT_TEST_DATABASE_URL (scripts/test sets it)"))
 struct KilledLoadTests {
     let admin = TestDatabase(name: "postgres", url: TestEnvironment.serverURL ?? "")
@@ -42,7 +43,36 @@ struct KilledLoadTests {
         process.waitUntilExit()
         #expect(seen, "the backup ended before its load was seen")
         let sessions = "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE \(database) AND pid <> pg_backend_pid()"
-        for _ in 0..<200 where try admin.value(sessions) != "0" { Thread.sleep(forTimeInterval: 0.1) }
+        for _ in 0..<200 {
+            if try admin.value(sessions) == "0" { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    /// Holds the advisory lock a run loading staging copy `name` holds (on the server's `postgres` database), as a
+    /// live run would, until the returned closure ends the session.
+    func claim(_ name: String) throws -> () -> Void {
+        let application = "claim_\(UUID().uuidString.prefix(8))"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.pgBin + "/psql")
+        process.arguments = [
+            "-X", "-q", "-d", admin.url, "-c", "SELECT pg_advisory_lock(1279415124, hashtext('\(name)'))",
+            "-c", "SELECT pg_sleep(300)",
+        ]
+        process.environment = ProcessInfo.processInfo.environment.merging(["PGAPPNAME": application]) { _, new in new }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let session = "FROM pg_stat_activity WHERE application_name = '\(application)'"
+        let held = "SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid) WHERE locktype = 'advisory' AND granted AND application_name = '\(application)'"
+        for _ in 0..<500 {
+            if try admin.value(held) != "0" { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return {
+            _ = try? admin.value("SELECT count(pg_terminate_backend(pid)) \(session)")  // pg_sleep does not notice psql go
+            process.terminate()
+        }
     }
 
     @Test func aStagingDatabaseOfAKilledRunIsDroppedByTheNextBackup() throws {
@@ -53,22 +83,23 @@ struct KilledLoadTests {
         }
         defer { lifeboat.cleanUp() }
         let staging = "SELECT datname FROM pg_database WHERE datname LIKE 'lifeboat\\_new\\_%\\_\(replica)' ORDER BY datname"
-        // Staging databases of runs that are not dead, or not ours to judge: a live one on this machine, and one
-        // on another machine.
-        let live = "lifeboat_new_20200101000000_0001_\(replica)", away = "lifeboat_new_20200101000000_0002_\(replica)"
-        for (name, run) in [(live, "by pid \(getpid()) on \(ProcessInfo.processInfo.hostName)"), (away, "by pid 1 on elsewhere")] {
-            try admin.execute("CREATE DATABASE \(name)")
-            try admin.execute("COMMENT ON DATABASE \(name) IS E'Lifeboat staging of replica \(replica)\\n\(run)'")
-        }
+        // Staging databases that are not a killed run's: one whose run holds its claim (whatever its comment
+        // says of pids and hosts), and one without Lifeboat's mark.
+        let live = "lifeboat_new_20200101000000_0001_\(replica)", unmarked = "lifeboat_new_20200101000000_0002_\(replica)"
+        try admin.execute("CREATE DATABASE \(live); CREATE DATABASE \(unmarked)")
+        try admin.execute("COMMENT ON DATABASE \(live) IS E'Lifeboat staging of replica \(replica)\\nby pid 1 on elsewhere'")
+        defer { for name in [live, unmarked] { _ = try? admin.execute("DROP DATABASE IF EXISTS \(name)") } }
+        let release = try claim(live)
+        defer { release() }
 
         // Loading: the run's staging database exists and is marked (CREATE DATABASE cannot share a transaction).
         try killBackup(lifeboat, on: "'lifeboat\\_new\\_%\\_\(replica)'") {
             try admin.value("""
                 SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat\\_new\\_%\\_\(replica)'
                 AND shobj_description(oid, 'pg_database') IS NOT NULL
-                """) == "3"
+                """) == "2"
         }
-        let left = try admin.value(staging).split(separator: "\n").map(String.init).filter { ![live, away].contains($0) }
+        let left = try admin.value(staging).split(separator: "\n").map(String.init).filter { ![live, unmarked].contains($0) }
         #expect(left.count == 1, "the killed run left no staging database: \(left)")
         #expect(try admin.value("SELECT count(*) FROM pg_database WHERE datname = '\(replica)'") == "0")
 
@@ -77,25 +108,28 @@ struct KilledLoadTests {
         for name in left {
             #expect(next.stderr.contains("dropped staging database \(name), left behind by a killed run (by pid "), "\(next.stderr)")
         }
-        #expect(try admin.value(staging).split(separator: "\n").map(String.init) == [live, away])
+        #expect(try admin.value(staging).split(separator: "\n").map(String.init) == [live, unmarked])
         #expect(try TestDatabase(name: replica, url: try TestDatabase.url(try TestEnvironment.requireServer(), database: replica))
             .value("SELECT count(*) FROM big") == (try source.value("SELECT count(*) FROM big")))
-        for name in [live, away] { try admin.execute("DROP DATABASE \(name)") }
     }
 
     @Test func aStagingSchemaOfAKilledRunIsDroppedByTheNextBackup() throws {
         let (source, lifeboat) = try setUp("kill_schemas") { "\($0.url)\n    mode: schema" }
         defer { lifeboat.cleanUp() }
         let schemas = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'backup%' OR nspname LIKE 'lifeboat%' ORDER BY nspname"
+        // As Lifeboat versions that did not claim their staging schemas marked them: never dropped unasked.
+        let old = "lifeboat_new_20200101000000"
+        try source.execute("CREATE SCHEMA \(old); COMMENT ON SCHEMA \(old) IS 'Lifeboat staging of backup 20200101000000'")
 
-        try killBackup(lifeboat, on: "'\(source.name)'") { try source.value(schemas).hasPrefix("lifeboat_new_") }
-        let left = try source.value(schemas)
-        #expect(left.hasPrefix("lifeboat_new_") && !left.contains("\n"), "\(left)")
+        try killBackup(lifeboat, on: "'\(source.name)'") { try source.value(schemas).split(separator: "\n").count == 2 }
+        let left = try source.value(schemas).split(separator: "\n").map(String.init).filter { $0 != old }
+        #expect(left.count == 1 && left[0].hasPrefix("lifeboat_new_2"), "\(left)")
 
         let next = try lifeboat.run(["backup"])
         #expect(next.status == 0, "\(next.allOutput)")
         let id = next.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(next.stderr.contains("dropped staging schema \(left), left behind by a killed run (by pid "), "\(next.stderr)")
-        #expect(try source.value(schemas) == "backup_\(id)")
+        #expect(next.stderr.contains("dropped staging schema \(left[0]), left behind by a killed run (by pid "), "\(next.stderr)")
+        #expect(next.stderr.contains("staging schema \(old) was left behind by an older version of Lifeboat; drop it by hand"))
+        #expect(try source.value(schemas) == "backup_\(id)\n\(old)")
     }
 }

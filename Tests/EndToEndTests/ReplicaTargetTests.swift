@@ -166,7 +166,8 @@ struct ReplicaTargetTests {
         reader.standardError = FileHandle.nullDevice
         try reader.run()
         defer { reader.terminate() }
-        for _ in 0..<50 where try admin.value("SELECT count(*) FROM pg_stat_activity WHERE datname = '\(replica.name)'") == "0" {
+        for _ in 0..<50 {
+            if try admin.value("SELECT count(*) FROM pg_stat_activity WHERE datname = '\(replica.name)'") != "0" { break }
             Thread.sleep(forTimeInterval: 0.1)
         }
 

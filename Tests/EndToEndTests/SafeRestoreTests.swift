@@ -149,9 +149,10 @@ struct SafeRestoreTests {
             executable: TestEnvironment.pgBin + "/psql", arguments: ["-X", "-d", live.url, "-c", "SELECT pg_sleep(3600)"],
             output: .discard)
         defer { client.terminate() }
-        for _ in 0..<100 where try live.value(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(3600)%' "
-                + "AND pid <> pg_backend_pid()") == "0" {
+        let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            + "AND query LIKE '%pg_sleep(3600)%' AND pid <> pg_backend_pid()"
+        for _ in 0..<100 {
+            if try live.value(sleeping) != "0" { break }
             try await Task.sleep(for: .milliseconds(100))
         }
 

@@ -1,6 +1,6 @@
-/// Drops the staging copies that runs killed on this machine left behind (see ``ReplicaRecord/isAbandoned(_:)``).
-/// A failed or interrupted load drops its own; a `SIGKILL`, an out-of-memory kill or a power cut cannot, and a
-/// staging database is as large as the replica.
+/// Drops the staging copies that killed runs left behind: those whose ``StagingClaim`` no one holds. A failed or
+/// interrupted load drops its own; a `SIGKILL`, an out-of-memory kill or a power cut cannot, and a staging
+/// database is as large as the replica.
 enum AbandonedStaging {
     /// How long dropping one copy may take: `DROP DATABASE` waits for every backend of the server to take note,
     /// and one blocked writing to a stalled client would hold it up indefinitely.
@@ -32,8 +32,8 @@ enum AbandonedStaging {
             statement: { "DROP SCHEMA \(SQL.identifier($0)) CASCADE" }, on: session)
     }
 
-    /// Drops each copy `query` lists (name, comment) whose comment says its run has died. Without `FORCE`: a
-    /// database someone is connected to stays, and is reported.
+    /// Drops each copy `query` lists (name, comment) whose claim can be taken. Without `FORCE`: a database
+    /// someone is connected to stays, and is reported. The locks taken go with the session.
     private static func drop(
         _ kind: String, listedBy query: String, statement: (String) -> String, on session: PGConnection
     ) async -> [String] {
@@ -42,9 +42,14 @@ enum AbandonedStaging {
             let rows = try? await session.query(query)
         else { return [] }
         var said: [String] = []
-        for row in rows where ReplicaRecord.isAbandoned(row[1]) {
+        for row in rows {
             guard let name = row[0] else { continue }
-            let run = row[1]?.split(separator: "\n").dropFirst().first.map(String.init) ?? ""
+            guard let run = row[1]?.split(separator: "\n").dropFirst().first, run.hasPrefix("by pid ") else {
+                said.append("\(kind) \(name) was left behind by an older version of Lifeboat; drop it by hand")
+                continue
+            }
+            let free = try? await session.query("SELECT pg_try_advisory_lock(\(StagingClaim.lockKey(name)))")
+            guard free?.first?.first == "t" else { continue }  // its run is loading it
             do {
                 try await session.run([statement(name)])
                 said.append("dropped \(kind) \(name), left behind by a killed run (\(run))")

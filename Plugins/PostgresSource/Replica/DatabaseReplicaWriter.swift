@@ -12,6 +12,8 @@ actor DatabaseReplicaWriter: BackupWriter {
     private let replica: PostgresDestination
     private let schemaLoaded = LoadGate()
     private var staging: PostgresDestination?
+    /// Held from before the staging database exists until it is swapped in or dropped.
+    private var claim: StagingClaim?
     private var restorer: SchemaRestorer?
     private var aborted = false
     private var swapped = false
@@ -81,10 +83,15 @@ actor DatabaseReplicaWriter: BackupWriter {
             let pgRestore = try await sink.tools.locate(
                 "pg_restore", minimumMajor: max(server, source.dumpToolMajorVersion ?? 0),
                 requiredBy: "the source's server and pg_dump")
+            let name = replica.newStagingName()
+            let claim = try await StagingClaim.take(name, on: replica.maintenance)
+            self.claim = claim
             let staging = try await replica.makeStaging(
-                ifMissing: source.encoding, comment: ReplicaRecord.stagingComment(of: "replica " + replica.databaseName))
+                named: name, ifMissing: source.encoding,
+                comment: ReplicaRecord.stagingComment(of: "replica " + replica.databaseName))
             guard !aborted else {  // abort() ran while the database was being created
                 await Self.drop(staging)
+                await claim.release()
                 throw LifeboatError(.interrupted, "the backup was aborted")
             }
             self.staging = staging
@@ -131,6 +138,8 @@ actor DatabaseReplicaWriter: BackupWriter {
         }
         self.staging = nil
         swapped = true
+        await claim?.release()
+        claim = nil
         if outcome.terminatedSessions > 0 {
             let sessions = outcome.terminatedSessions == 1 ? "1 session" : "\(outcome.terminatedSessions) sessions"
             reported.append("ended \(sessions) connected to \(replica.location) to put the new copy in place")
@@ -151,6 +160,8 @@ actor DatabaseReplicaWriter: BackupWriter {
             self.staging = nil
             await Self.drop(staging)
         }
+        await claim?.release()
+        claim = nil
         if swapped {
             let maintenance = replica.maintenance
             let forget = "COMMENT ON DATABASE \(SQL.identifier(replica.databaseName)) IS NULL"

@@ -20,8 +20,8 @@ enum ReplicaRecord {
         """
 
     /// The comment of a staging copy: its first line says what it stages (`backup <id>` for a staging schema,
-    /// `replica <database>` for a staging database), its second which run loads it, so that a later run on the same
-    /// machine can tell a copy whose run has died (see ``isAbandoned(_:)``).
+    /// `replica <database>` for a staging database), its second which run loads it, for people (whether that run
+    /// is alive is its ``StagingClaim``'s to say).
     static func stagingComment(of subject: String) -> String {
         stagingMarker + subject + "\nby pid \(getpid()) on \(ProcessInfo.processInfo.hostName)"
     }
@@ -34,17 +34,6 @@ enum ReplicaRecord {
 
     /// What a staging schema stages, as an SQL expression on `pg_namespace`: `lifeboat_new_<id>` stages `backup <id>`.
     static let stagingSchemaSubject = "'backup ' || substr(nspname, 14)"
-
-    /// Whether a staging comment names a run on this machine that is no longer running: its copy is the leftover
-    /// of a run that was killed, which no one else will drop.
-    static func isAbandoned(_ comment: String?) -> Bool {
-        guard let run = comment?.split(separator: "\n").dropFirst().first, run.hasPrefix("by pid ") else { return false }
-        let parts = run.dropFirst("by pid ".count).split(separator: " ", maxSplits: 2)
-        guard parts.count == 3, parts[1] == "on", String(parts[2]) == ProcessInfo.processInfo.hostName,
-            let pid = pid_t(parts[0]), pid > 0
-        else { return false }
-        return kill(pid, 0) != 0 && errno == ESRCH
-    }
 
     /// The comment for the backup `manifest` describes.
     static func comment(id: String, manifest: [UInt8]) -> String {

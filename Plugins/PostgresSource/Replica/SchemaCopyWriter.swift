@@ -10,7 +10,8 @@ import LifeboatCore
 actor SchemaCopyWriter: BackupWriter {
     private let sink: ReplicaSink
     private let id: String
-    private var creatingSchema: Task<Void, any Error>?
+    /// Creates the staging schema, and gives its claim, held until the schema is renamed or dropped.
+    private var creatingSchema: Task<StagingClaim, any Error>?
     private var renamed = false
     /// Warnings for the log: the staging schemas of killed runs dropped before this backup began.
     private let reported: [String]
@@ -59,21 +60,28 @@ actor SchemaCopyWriter: BackupWriter {
         return SQL.identifier(schema) + "." + SQL.identifier(name)
     }
 
-    /// Creates the staging schema, marked as Lifeboat's, once, however many tables ask at once.
-    private func createSchema() async throws {
-        if creatingSchema == nil {
-            let (connection, name) = (sink.connection, staging)
-            let comment = ReplicaRecord.stagingComment(of: "backup \(id)")
-            creatingSchema = Task {
+    /// Creates the staging schema, marked as Lifeboat's, once, however many tables ask at once, and gives its claim.
+    @discardableResult
+    private func createSchema() async throws -> StagingClaim {
+        let (connection, name) = (sink.connection, staging)
+        let comment = ReplicaRecord.stagingComment(of: "backup \(id)")
+        let creating = creatingSchema ?? Task {
+            let claim = try await StagingClaim.take(name, on: connection)
+            do {
                 try await PGConnection.using(connection, purpose: "schema copy") { session in
                     try await session.run([
                         "BEGIN", "CREATE SCHEMA \(SQL.identifier(name))",
                         "COMMENT ON SCHEMA \(SQL.identifier(name)) IS \(SQL.literal(comment))", "COMMIT",
                     ])
                 }
+            } catch {
+                await claim.release()
+                throw error
             }
+            return claim
         }
-        try await creatingSchema?.value
+        creatingSchema = creating
+        return try await creating.value
     }
 
     func warnings() async -> [String] { reported }
@@ -99,7 +107,7 @@ actor SchemaCopyWriter: BackupWriter {
 
     func commit(manifest bytes: [UInt8]) async throws {
         let manifest = try Manifest.decode(bytes, from: "the manifest")
-        try await createSchema()
+        let claim = try await createSchema()
         let (sink, staging, id) = (sink, staging, id)
         try await PGConnection.using(sink.connection, purpose: "schema copy") { session in
             try await sink.checkRowCounts(of: manifest, inSchema: staging, on: session)
@@ -111,11 +119,12 @@ actor SchemaCopyWriter: BackupWriter {
             ])
         }
         renamed = true
+        await claim.release()
     }
 
     func abort() async {
         creatingSchema?.cancel()
-        _ = try? await creatingSchema?.value
+        let claim = try? await creatingSchema?.value
         let schemas = [staging] + (renamed ? [ReplicaSink.backupSchema(id)] : [])
         let connection = sink.connection
         // An unstructured task: the backup's own task may be cancelled.
@@ -123,6 +132,7 @@ actor SchemaCopyWriter: BackupWriter {
             _ = try? await PGConnection.using(connection, purpose: "abort") { session in
                 try await session.run(schemas.map { "DROP SCHEMA IF EXISTS \(SQL.identifier($0)) CASCADE" })
             }
+            await claim?.release()
         }.value
     }
 }
