@@ -171,9 +171,9 @@ extension PostgresDestination: ReplaceableDestination {
                 var settings = try await DatabaseSettings.read(databaseName, on: session)
                 // A replica's record names the backup it held; what is swapped in now is another.
                 settings.comment = comment ?? (ReplicaRecord.id(in: settings.comment) == nil ? settings.comment : nil)
-                try await session.run(settings.statements(for: stagingName))
-                try await session.run([
-                    "BEGIN", "ALTER DATABASE \(target) RENAME TO \(SQL.identifier(old))",
+                // One transaction: a run killed before its end leaves the staging database as it was (marked).
+                try await session.run(["BEGIN"] + settings.statements(for: stagingName) + [
+                    "ALTER DATABASE \(target) RENAME TO \(SQL.identifier(old))",
                     "ALTER DATABASE \(SQL.identifier(stagingName)) RENAME TO \(target)", "COMMIT",
                 ])
             } catch {

@@ -110,6 +110,7 @@ public struct BackupEngine: Sendable {
                     let failure = TargetRun.describe(error, target: target.sink.name)
                     guard !target.required else {
                         for run in runs { await run.writer.abort() }
+                        await logWarnings(of: runs)
                         throw failure
                     }
                     logger.warning("optional target '\(target.sink.name)' left out: \(failure.message)")
@@ -121,6 +122,7 @@ public struct BackupEngine: Sendable {
                 return (id, runs, failed)
             }
             for run in runs { await run.writer.abort() }
+            await logWarnings(of: runs)
             candidate += 1
         }
         throw LifeboatError(

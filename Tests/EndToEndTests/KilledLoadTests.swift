@@ -21,7 +21,8 @@ struct KilledLoadTests {
     }
 
     /// Starts `lifeboat backup`, kills it with `SIGKILL` as soon as `loading` holds, then waits until the server
-    /// has ended the sessions of the killed run (and of the `pg_restore` it may have left running) on `database`.
+    /// has ended the sessions of the killed run (and of the `pg_restore` it may have left running) on the databases
+    /// `database` matches.
     func killBackup(_ lifeboat: LifeboatRunner, on database: String, once loading: () throws -> Bool) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestEnvironment.lifeboatBinary())
@@ -41,12 +42,32 @@ struct KilledLoadTests {
         }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        #expect(seen, "the backup ended before its load was seen")
-        let sessions = "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE \(database) AND pid <> pg_backend_pid()"
-        for _ in 0..<200 {
-            if try admin.value(sessions) == "0" { break }
-            Thread.sleep(forTimeInterval: 0.1)
+        try #require(seen, "the backup ended before its load was seen")
+        let sessions = """
+            SELECT count(*) FROM pg_stat_activity WHERE datname LIKE \(database) AND pid <> pg_backend_pid()
+            """
+        try waitUntil("the killed run's sessions end") { try admin.value(sessions) == "0" }
+    }
+
+    /// Waits until no session holds the claim on staging copy `name` in `database`: the killed run's goes with
+    /// its connection, once the server notices.
+    func waitUntilUnclaimed(_ name: String, in database: String) throws {
+        let claims = """
+            SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1279415124
+            AND objid::bigint = (hashtext('\(name)')::bigint & 4294967295)
+            AND database = (SELECT oid FROM pg_database WHERE datname = '\(database)')
+            """
+        try waitUntil("the killed run's claim on \(name) ends") { try admin.value(claims) == "0" }
+    }
+
+    /// Polls `done` for up to 20 s; fails the test if it never holds.
+    func waitUntil(_ what: String, _ done: () throws -> Bool) throws {
+        var met = false
+        for _ in 0..<200 where !met {
+            met = try done()
+            if !met { Thread.sleep(forTimeInterval: 0.1) }
         }
+        try #require(met, "waited 20 s for \(what)")
     }
 
     /// Holds the advisory lock a run loading staging copy `name` holds (on the server's `postgres` database), as a
@@ -57,7 +78,7 @@ struct KilledLoadTests {
         process.executableURL = URL(fileURLWithPath: TestEnvironment.pgBin + "/psql")
         process.arguments = [
             "-X", "-q", "-d", admin.url, "-c", "SELECT pg_advisory_lock(1279415124, hashtext('\(name)'))",
-            "-c", "SELECT pg_sleep(300)",
+            "-c", "SELECT pg_sleep(3600)",
         ]
         process.environment = ProcessInfo.processInfo.environment.merging(["PGAPPNAME": application]) { _, new in new }
         process.standardOutput = FileHandle.nullDevice
@@ -65,10 +86,12 @@ struct KilledLoadTests {
         try process.run()
         let session = "FROM pg_stat_activity WHERE application_name = '\(application)'"
         let held = "SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid) WHERE locktype = 'advisory' AND granted AND application_name = '\(application)'"
-        for _ in 0..<500 {
-            if try admin.value(held) != "0" { break }
-            Thread.sleep(forTimeInterval: 0.02)
+        var taken = false
+        for _ in 0..<500 where !taken {
+            taken = try admin.value(held) != "0"
+            if !taken { Thread.sleep(forTimeInterval: 0.02) }
         }
+        try #require(taken, "the test's claim on \(name) was not taken")
         return {
             _ = try? admin.value("SELECT count(pg_terminate_backend(pid)) \(session)")  // pg_sleep does not notice psql go
             process.terminate()
@@ -100,8 +123,9 @@ struct KilledLoadTests {
                 """) == "2"
         }
         let left = try admin.value(staging).split(separator: "\n").map(String.init).filter { ![live, unmarked].contains($0) }
-        #expect(left.count == 1, "the killed run left no staging database: \(left)")
+        try #require(left.count == 1, "the killed run left no staging database: \(left)")
         #expect(try admin.value("SELECT count(*) FROM pg_database WHERE datname = '\(replica)'") == "0")
+        try waitUntilUnclaimed(left[0], in: "postgres")
 
         let next = try lifeboat.run(["backup"])
         #expect(next.status == 0, "\(next.allOutput)")
@@ -123,7 +147,8 @@ struct KilledLoadTests {
 
         try killBackup(lifeboat, on: "'\(source.name)'") { try source.value(schemas).split(separator: "\n").count == 2 }
         let left = try source.value(schemas).split(separator: "\n").map(String.init).filter { $0 != old }
-        #expect(left.count == 1 && left[0].hasPrefix("lifeboat_new_2"), "\(left)")
+        try #require(left.count == 1 && left[0].hasPrefix("lifeboat_new_2"), "\(left)")
+        try waitUntilUnclaimed(left[0], in: source.name)
 
         let next = try lifeboat.run(["backup"])
         #expect(next.status == 0, "\(next.allOutput)")

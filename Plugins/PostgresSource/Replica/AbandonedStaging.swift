@@ -16,7 +16,7 @@ enum AbandonedStaging {
                 WHERE datname LIKE 'lifeboat\\_new\\_%'
                   AND \(ReplicaRecord.stagingCondition(on: "shobj_description(oid, 'pg_database')", of: SQL.literal("replica " + database)))
                 """,
-            statement: { "DROP DATABASE \(SQL.identifier($0))" }, on: session)
+            statement: { "DROP DATABASE IF EXISTS \(SQL.identifier($0))" }, on: session)
     }
 
     /// Drops the abandoned staging schemas of backup schema copies in the database `session` is on, and says what
@@ -29,11 +29,12 @@ enum AbandonedStaging {
                 WHERE nspname LIKE 'lifeboat\\_new\\_%'
                   AND \(ReplicaRecord.stagingCondition(on: "obj_description(oid, 'pg_namespace')", of: ReplicaRecord.stagingSchemaSubject))
                 """,
-            statement: { "DROP SCHEMA \(SQL.identifier($0)) CASCADE" }, on: session)
+            statement: { "DROP SCHEMA IF EXISTS \(SQL.identifier($0)) CASCADE" }, on: session)
     }
 
     /// Drops each copy `query` lists (name, comment) whose claim can be taken. Without `FORCE`: a database
-    /// someone is connected to stays, and is reported. The locks taken go with the session.
+    /// someone is connected to stays, and is reported. `IF EXISTS`: a run may have renamed its copy and released
+    /// its claim since the list was read. The locks taken go with the session.
     private static func drop(
         _ kind: String, listedBy query: String, statement: (String) -> String, on session: PGConnection
     ) async -> [String] {
@@ -62,9 +63,15 @@ enum AbandonedStaging {
 }
 
 extension ReplicaSink {
+    /// Whether runs claim their staging copies, so that a sweep can tell those of killed runs. Not for a replica
+    /// named `postgres`: the claim would hold a session on `template1`, the server's default template, for the
+    /// whole load, and every `CREATE DATABASE` on the server would fail meanwhile.
+    var claimsStaging: Bool { mode == .schema || replica.databaseName != "postgres" }
+
     /// Drops the staging copies killed runs left in this target (databases or schemas, as its mode makes them), and
     /// says what it dropped or could not drop.
     func dropAbandonedStaging() async -> [String] {
+        guard claimsStaging else { return [] }
         let database = replica.databaseName
         let place = mode == .database ? replica.maintenance : connection
         return (try? await PGConnection.using(place, purpose: "staging") { [mode] session in

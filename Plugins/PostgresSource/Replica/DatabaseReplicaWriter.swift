@@ -84,14 +84,15 @@ actor DatabaseReplicaWriter: BackupWriter {
                 "pg_restore", minimumMajor: max(server, source.dumpToolMajorVersion ?? 0),
                 requiredBy: "the source's server and pg_dump")
             let name = replica.newStagingName()
-            let claim = try await StagingClaim.take(name, on: replica.maintenance)
-            self.claim = claim
+            if sink.claimsStaging {
+                claim = try await StagingClaim.take(name, on: replica.maintenance)
+                guard !aborted else { throw LifeboatError(.interrupted, "the backup was aborted") }
+            }
             let staging = try await replica.makeStaging(
                 named: name, ifMissing: source.encoding,
                 comment: ReplicaRecord.stagingComment(of: "replica " + replica.databaseName))
             guard !aborted else {  // abort() ran while the database was being created
                 await Self.drop(staging)
-                await claim.release()
                 throw LifeboatError(.interrupted, "the backup was aborted")
             }
             self.staging = staging
@@ -100,6 +101,10 @@ actor DatabaseReplicaWriter: BackupWriter {
             try await described("creating the schema") { try await restorer?.run(section: "pre-data") }
             await schemaLoaded.open()
         } catch {  // the archive's writer, aborted next, removes the archive
+            if staging == nil {
+                await claim?.release()
+                claim = nil
+            }
             let failure = error as? LifeboatError ?? LifeboatError(.targetUnwritable, "\(error)", cause: error)
             await schemaLoaded.fail(failure)
             throw failure
@@ -131,6 +136,7 @@ actor DatabaseReplicaWriter: BackupWriter {
         try await described("counting rows") { try await sink.checkRowCounts(of: manifest, in: staging) }
         restorer.remove()
         self.restorer = nil
+        try await described("checking the claim on the staging database") { try await claim?.confirm() }
         let outcome = try await described("swapping the new copy in") {
             try await replica.replace(
                 with: staging, comment: ReplicaRecord.comment(id: manifest.id, manifest: bytes),

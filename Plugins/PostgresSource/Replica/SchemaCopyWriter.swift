@@ -108,6 +108,7 @@ actor SchemaCopyWriter: BackupWriter {
     func commit(manifest bytes: [UInt8]) async throws {
         let manifest = try Manifest.decode(bytes, from: "the manifest")
         let claim = try await createSchema()
+        try await claim.confirm()
         let (sink, staging, id) = (sink, staging, id)
         try await PGConnection.using(sink.connection, purpose: "schema copy") { session in
             try await sink.checkRowCounts(of: manifest, inSchema: staging, on: session)

@@ -22,6 +22,8 @@ struct StagingClaim: Sendable {
     static func take(_ name: String, on database: ConnectionInfo) async throws -> StagingClaim {
         let session = try await PGConnection.connect(database, purpose: "staging claim")
         do {
+            // The session idles for the whole load: the server must not end it for that.
+            if try await session.serverVersion() >= 140000 { try await session.run(["SET idle_session_timeout = 0"]) }
             let taken = try await session.query("SELECT pg_try_advisory_lock(\(lockKey(name)))")
             guard taken.first?.first == "t" else {
                 throw LifeboatError(.targetInUse, "staging copy \(name) is claimed by another run")
@@ -31,6 +33,19 @@ struct StagingClaim: Sendable {
             throw error
         }
         return StagingClaim(session: session)
+    }
+
+    /// Checks that the claim is still held, before the copy is put in place: a claim whose connection was cut
+    /// (by an administrator, a firewall) no longer keeps another run's sweep from dropping the copy.
+    /// - Throws: ``LifeboatError`` when the claim's connection has ended.
+    func confirm() async throws {
+        do {
+            _ = try await session.query("SELECT 1")
+        } catch {
+            throw LifeboatError(
+                .targetUnwritable, "the connection holding the claim on the staging copy ended during the load (\(error))",
+                cause: error)
+        }
     }
 
     /// Ends the claim; later calls do nothing.
