@@ -20,10 +20,8 @@ struct KilledLoadTests {
         return (source, lifeboat)
     }
 
-    /// Starts `lifeboat backup`, kills it with `SIGKILL` as soon as `loading` holds, then waits until the server
-    /// has ended the sessions of the killed run (and of the `pg_restore` it may have left running) on the databases
-    /// `database` matches.
-    func killBackup(_ lifeboat: LifeboatRunner, on database: String, once loading: () throws -> Bool) throws {
+    /// Starts `lifeboat backup`, its stderr going to `errors`, and returns once `loading` holds.
+    func startBackup(_ lifeboat: LifeboatRunner, errors: URL? = nil, once loading: () throws -> Bool) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestEnvironment.lifeboatBinary())
         process.arguments = ["backup"]
@@ -32,17 +30,30 @@ struct KilledLoadTests {
         process.environment = environment
         process.currentDirectoryURL = lifeboat.folder
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        if let errors {
+            _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: errors)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         var seen = false
-        for _ in 0..<3000 where process.isRunning {
+        for _ in 0..<3000 where process.isRunning && !seen {
             seen = try loading()
-            if seen { break }
-            Thread.sleep(forTimeInterval: 0.01)
+            if !seen { Thread.sleep(forTimeInterval: 0.01) }
         }
+        if !seen { process.terminate() }
+        try #require(seen, "the backup ended before its load was seen")
+        return process
+    }
+
+    /// Starts `lifeboat backup`, kills it with `SIGKILL` as soon as `loading` holds, then waits until the server
+    /// has ended the sessions of the killed run (and of the `pg_restore` it may have left running) on the databases
+    /// `database` matches.
+    func killBackup(_ lifeboat: LifeboatRunner, on database: String, once loading: () throws -> Bool) throws {
+        let process = try startBackup(lifeboat, once: loading)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        try #require(seen, "the backup ended before its load was seen")
         let sessions = """
             SELECT count(*) FROM pg_stat_activity WHERE datname LIKE \(database) AND pid <> pg_backend_pid()
             """
@@ -156,5 +167,40 @@ struct KilledLoadTests {
         #expect(next.stderr.contains("dropped staging schema \(left[0]), left behind by a killed run (by pid "), "\(next.stderr)")
         #expect(next.stderr.contains("staging schema \(old) was left behind by an older version of Lifeboat; drop it by hand"))
         #expect(try source.value(schemas) == "backup_\(id)\n\(old)")
+    }
+
+    @Test func aLoadWhoseClaimWasCutIsNotPutInPlace() throws {
+        var replica: TestDatabase?
+        let (source, lifeboat) = try setUp("cut_claim") { source in
+            replica = TestDatabase(
+                name: source.name + "_rep",
+                url: try TestDatabase.url(try TestEnvironment.requireServer(), database: source.name + "_rep"))
+            return replica!.url
+        }
+        defer { lifeboat.cleanUp() }
+        let copy = try #require(replica)
+        #expect(try lifeboat.run(["backup"]).status == 0)
+        try source.execute("DELETE FROM big WHERE id % 2 = 0")
+        let staging = "SELECT datname FROM pg_database WHERE datname LIKE 'lifeboat\\_new\\_%\\_\(copy.name)'"
+
+        // An administrator, or a firewall, ends the session holding the run's claim during the load: another
+        // run's sweep could now drop the copy, so it must not be put in place.
+        let errors = lifeboat.folder.appendingPathComponent("backup.err")
+        let backup = try startBackup(lifeboat, errors: errors) { try admin.value(staging) != "" }
+        let cut = try admin.value("""
+            SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+            WHERE locktype = 'advisory' AND classid = 1279415124
+              AND database = (SELECT oid FROM pg_database WHERE datname = 'postgres')
+              AND objid::bigint IN (SELECT hashtext(datname)::bigint & 4294967295 FROM pg_database
+                                    WHERE datname LIKE 'lifeboat\\_new\\_%\\_\(copy.name)')
+            """)
+        backup.waitUntilExit()
+        let stderr = try String(contentsOf: errors, encoding: .utf8)
+        #expect(cut == "1")
+        #expect(backup.terminationStatus != 0, "\(stderr)")
+        #expect(stderr.contains("failed while checking the claim on the staging database: the connection holding "
+            + "the claim on the staging copy ended during the load"), "\(stderr)")
+        #expect(try copy.value("SELECT count(*) FROM big") == "300000", "the previous copy was replaced")
+        #expect(try admin.value(staging) == "", "the staging database was left behind")
     }
 }
