@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 import Testing
 
 /// A run killed outright (`SIGKILL`, the out-of-memory killer) while loading a `postgresql://` target cannot drop
@@ -85,27 +86,21 @@ struct KilledLoadTests {
     /// live run would, until the returned closure ends the session.
     func claim(_ name: String) throws -> () -> Void {
         let application = "claim_\(UUID().uuidString.prefix(8))"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestEnvironment.pgBin + "/psql")
-        process.arguments = [
-            "-X", "-q", "-d", admin.url, "-c", "SELECT pg_advisory_lock(1279415124, hashtext('\(name)'))",
-            "-c", "SELECT pg_sleep(3600)",
-        ]
-        process.environment = ProcessInfo.processInfo.environment.merging(["PGAPPNAME": application]) { _, new in new }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let psql = try ChildProcess(
+            executable: TestEnvironment.pgBin + "/psql",
+            arguments: [
+                "-X", "-q", "-d", admin.url, "-c", "SELECT pg_advisory_lock(1279415124, hashtext('\(name)'))",
+                "-c", "SELECT pg_sleep(3600)",
+            ],
+            environment: ["PGAPPNAME": application], output: .discard)
         let session = "FROM pg_stat_activity WHERE application_name = '\(application)'"
-        let held = "SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid) WHERE locktype = 'advisory' AND granted AND application_name = '\(application)'"
-        var taken = false
-        for _ in 0..<500 where !taken {
-            taken = try admin.value(held) != "0"
-            if !taken { Thread.sleep(forTimeInterval: 0.02) }
+        try waitUntil("the test's claim on \(name) is taken") {
+            try admin.value("SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid) "
+                + "WHERE locktype = 'advisory' AND granted AND application_name = '\(application)'") != "0"
         }
-        try #require(taken, "the test's claim on \(name) was not taken")
         return {
             _ = try? admin.value("SELECT count(pg_terminate_backend(pid)) \(session)")  // pg_sleep does not notice psql go
-            process.terminate()
+            psql.terminate()
         }
     }
 
