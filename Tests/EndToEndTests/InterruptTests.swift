@@ -25,17 +25,39 @@ struct InterruptTests {
 
     /// Starts the CLI with a clean signal mask, lets it run for `delay` seconds once `started` says it has got
     /// going (on a busy machine a process can take a while to start), then sends SIGTERM.
+    ///
+    /// The clock runs on a thread of its own: other tests block threads of Swift's pool while their programs run,
+    /// and a sleeping task could wake only once the run it was to interrupt had finished.
     func interrupt(
         _ arguments: [String], after delay: Double, config: String, source: String,
-        started: () -> Bool = { true }
+        started: @escaping @Sendable () -> Bool = { true }
     ) async throws -> ChildProcess.Status {
         let child = try ChildProcess(
             executable: try TestEnvironment.lifeboatBinary(), arguments: arguments + ["--config", config],
             environment: ["DATABASE_URL": source], output: .discard)
-        for _ in 0..<1000 where !started() { try await Task.sleep(for: .milliseconds(10)) }
-        try await Task.sleep(for: .seconds(delay))
-        child.terminate()
+        await withCheckedContinuation { (signalled: CheckedContinuation<Void, Never>) in
+            Thread {
+                var polls = 0
+                while polls < 1000 && !started() {
+                    usleep(10_000)
+                    polls += 1
+                }
+                usleep(UInt32(delay * 1_000_000))
+                child.terminate()
+                signalled.resume()
+            }.start()
+        }
         return await child.wait()
+    }
+
+    /// A `started` condition for a backup: a folder appeared in `lifeboat`'s target folder.
+    func reservesAFolder(_ lifeboat: LifeboatRunner) -> @Sendable () -> Bool {
+        let path = lifeboat.backups.path
+        let folders: @Sendable () -> Set<String> = {
+            Set((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
+        }
+        let before = folders()
+        return { !folders().subtracting(before).isEmpty }
     }
 
     @Test func interruptedRestoreReturnsTheTargetToEmpty() async throws {
@@ -64,12 +86,8 @@ struct InterruptTests {
         defer { lifeboat.cleanUp() }
         var interrupted = 0
         for delay in [0.05, 0.2, 0.5] {
-            // Started: the backup has reserved its folder.
-            let before = Set((try? FileManager.default.contentsOfDirectory(atPath: lifeboat.backups.path)) ?? [])
-            let status = try await interrupt(["backup"], after: delay, config: config, source: source.url) {
-                !Set((try? FileManager.default.contentsOfDirectory(atPath: lifeboat.backups.path)) ?? [])
-                    .subtracting(before).isEmpty
-            }
+            let status = try await interrupt(
+                ["backup"], after: delay, config: config, source: source.url, started: reservesAFolder(lifeboat))
             if status.code == 130 {
                 interrupted += 1
                 #expect(status.errorOutput.contains("interrupted"), "\(status.errorOutput)")
@@ -128,8 +146,9 @@ struct InterruptTests {
         let schemas = "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'backup%' OR nspname LIKE 'lifeboat%'"
         var backups = 0
         var interrupted = 0
-        for delay in [0.2, 0.6, 1.2] {
-            let status = try await interrupt(["backup"], after: delay, config: config, source: source.url)
+        for delay in [0.05, 0.2, 0.5] {
+            let status = try await interrupt(
+                ["backup"], after: delay, config: config, source: source.url, started: reservesAFolder(lifeboat))
             if status.code == 130 {
                 interrupted += 1
             } else {
