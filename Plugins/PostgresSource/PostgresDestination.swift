@@ -77,14 +77,23 @@ public struct PostgresDestination: RestoreDestination {
         }
     }
 
+    /// Counts each table's rows, `options.jobs` tables at once, in the order given (largest first counts fastest).
     public func countRows(_ tables: [TableName]) async throws -> [TableName: Int] {
-        try await PGConnection.using(connection, purpose: "count") { session in
-            var counts: [TableName: Int] = [:]
-            for table in tables {
-                let row = try await session.query("SELECT count(*) FROM ONLY \(SQL.table(table))")
-                counts[table] = Int(row.first?.first.flatMap { $0 } ?? "") ?? 0
+        let queue = WorkQueue(tables)
+        return try await withThrowingTaskGroup(of: [TableName: Int].self) { group in
+            for index in 0..<min(max(1, options.jobs), tables.count) {
+                group.addTask {
+                    try await PGConnection.using(connection, purpose: "count\(index)") { session in
+                        var counts: [TableName: Int] = [:]
+                        while let table = await queue.next() {
+                            let row = try await session.query("SELECT count(*) FROM ONLY \(SQL.table(table))")
+                            counts[table] = Int(row.first?.first.flatMap { $0 } ?? "") ?? 0
+                        }
+                        return counts
+                    }
+                }
             }
-            return counts
+            return try await group.reduce(into: [:]) { all, counts in all.merge(counts) { first, _ in first } }
         }
     }
 

@@ -154,42 +154,58 @@ public struct ArtifactStore: Sendable {
     /// Checks the stored bytes of every artifact, taking each from the first copy where it is intact.
     ///
     /// A restore calls this before touching its target; it decodes and checks the raw bytes as it loads them,
-    /// before anything commits.
+    /// before anything commits. Up to `concurrency` artifacts are checked at once, each streamed in bounded chunks.
     /// - Returns: A store that reads each artifact from the copy that passed, and the artifacts that came from
-    ///   another copy than the first.
+    ///   another copy than the first, in manifest order.
     /// - Throws: The first copy's error for an artifact that no copy holds intact.
     /// - Parameter names: Check only these artifacts (e.g. the tables a restore reads); `nil` checks all.
-    public func choosingIntactCopies(of names: Set<String>? = nil, logger: Logger) async throws
+    public func choosingIntactCopies(of names: Set<String>? = nil, concurrency: Int = 4, logger: Logger) async throws
         -> (ArtifactStore, [ArtifactFallback])
     {
         var store = self
-        var fallbacks: [ArtifactFallback] = []
-        for index in manifest.artifacts.indices where names?.contains(manifest.artifacts[index].name) ?? true {
-            var firstError: LifeboatError?
-            for (position, copy) in copies.enumerated() {
-                do {
-                    try await readStored(index, from: copy)
-                    store.chosen[index] = position
-                    break
-                } catch let error as LifeboatError where error.code != .interrupted {
-                    firstError = firstError ?? error
-                    guard position + 1 < copies.count else {
-                        throw copies.count == 1 ? error : LifeboatError(
-                            firstError!.code, firstError!.message + "; no other target holds it intact",
-                            cause: firstError!.cause)
-                    }
-                    logger.warning("\(error.message); reading it from target '\(copies[position + 1].sink.name)'")
+        var pending = manifest.artifacts.indices.filter { names?.contains(manifest.artifacts[$0].name) ?? true }[...]
+        var fallbacks: [(index: Int, fallback: ArtifactFallback)] = []
+        try await withThrowingTaskGroup(of: (Int, Int, LifeboatError?).self) { group in
+            for _ in 0..<max(1, concurrency) {
+                guard let index = pending.popFirst() else { break }
+                group.addTask { try await intactCopy(of: index, logger: logger) }
+            }
+            while let (index, position, firstError) = try await group.next() {
+                store.chosen[index] = position
+                if position != 0 {
+                    let fallback = ArtifactFallback(
+                        artifact: manifest.artifacts[index].name, failedTarget: copies[0].sink.name,
+                        usedTarget: copies[position].sink.name, reason: firstError?.message ?? "")
+                    fallbacks.append((index, fallback))
+                }
+                logger.debug("checked \(manifest.artifacts[index].name)", metadata: ["target": "\(copies[position].sink.name)"])
+                if let index = pending.popFirst() {
+                    group.addTask { try await intactCopy(of: index, logger: logger) }
                 }
             }
-            if store.chosen[index] != 0 {
-                fallbacks.append(
-                    ArtifactFallback(
-                        artifact: manifest.artifacts[index].name, failedTarget: copies[0].sink.name,
-                        usedTarget: copies[store.chosen[index]].sink.name, reason: firstError?.message ?? ""))
-            }
-            logger.debug("checked \(manifest.artifacts[index].name)", metadata: ["target": "\(copies[store.chosen[index]].sink.name)"])
         }
-        return (store, fallbacks)
+        return (store, fallbacks.sorted { $0.index < $1.index }.map(\.fallback))
+    }
+
+    /// The position of the first copy that holds artifact `index` intact, and the first copy's error if that was
+    /// not the first.
+    private func intactCopy(of index: Int, logger: Logger) async throws -> (Int, Int, LifeboatError?) {
+        var firstError: LifeboatError?
+        for (position, copy) in copies.enumerated() {
+            do {
+                try await readStored(index, from: copy)
+                return (index, position, firstError)
+            } catch let error as LifeboatError where error.code != .interrupted {
+                firstError = firstError ?? error
+                guard position + 1 < copies.count else {
+                    throw copies.count == 1 ? error : LifeboatError(
+                        firstError!.code, firstError!.message + "; no other target holds it intact",
+                        cause: firstError!.cause)
+                }
+                logger.warning("\(error.message); reading it from target '\(copies[position + 1].sink.name)'")
+            }
+        }
+        preconditionFailure("a store has at least one copy")
     }
 }
 
