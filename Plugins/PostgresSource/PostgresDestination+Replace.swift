@@ -63,8 +63,34 @@ extension PostgresDestination: ReplaceableDestination {
         """
     }
 
-    public func makeStaging() async throws -> any ReplaceableDestination {
-        try await makeStaging(ifMissing: nil)
+    /// Whether runs claim their staging databases (``StagingClaim``), so that a sweep can tell those of killed
+    /// runs. Not beside a database named `postgres`: the claim would hold a session on `template1`, the server's
+    /// default template, for the whole load, and every `CREATE DATABASE` on the server would fail meanwhile.
+    var claimsStaging: Bool { databaseName != "postgres" }
+
+    public func makeStaging(logger: Logger) async throws -> any ReplaceableDestination {
+        let subject = "restore " + databaseName
+        let comment = ReplicaRecord.stagingComment(of: subject)
+        guard claimsStaging else { return try await makeStaging(ifMissing: nil, comment: comment) }
+        for message in await dropAbandonedStaging(of: subject) { logger.warning("\(message)") }
+        let name = newStagingName()
+        let claim = try await StagingClaim.take(name, on: maintenance)
+        do {
+            var staging = try await makeStaging(named: name, ifMissing: nil, comment: comment)
+            staging.claim = claim
+            return staging
+        } catch {
+            await claim.release()
+            throw error
+        }
+    }
+
+    /// Drops the staging databases beside this one, marked as staging `subject`, that killed runs left behind,
+    /// and says what it dropped or could not drop.
+    func dropAbandonedStaging(of subject: String) async -> [String] {
+        (try? await PGConnection.using(maintenance, purpose: "staging") { session in
+            await AbandonedStaging.dropDatabases(staging: subject, on: session)
+        }) ?? []
     }
 
     /// Creates an empty staging database beside this one, like it; when this one does not exist yet and `encoding`
@@ -117,15 +143,23 @@ extension PostgresDestination: ReplaceableDestination {
     }
 
     public func discard() async {
-        guard let session = try? await PGConnection.connect(maintenance, purpose: "discard") else { return }
-        _ = try? await session.query("DROP DATABASE IF EXISTS \(SQL.identifier(databaseName)) WITH (FORCE)")
-        await session.close()
+        if let session = try? await PGConnection.connect(maintenance, purpose: "discard") {
+            _ = try? await session.query("DROP DATABASE IF EXISTS \(SQL.identifier(databaseName)) WITH (FORCE)")
+            await session.close()
+        }
+        await claim?.release()
     }
 
     public func swap(in staging: any ReplaceableDestination, terminatingSessions: Bool) async throws -> SwapOutcome {
+        let claim = (staging as? PostgresDestination)?.claim
+        try await claim?.confirm()
         // Once started, the swap runs to its end: a task of its own is not cancelled with its caller.
         let stagingName = staging.databaseName
-        return try await Task { try await performSwap(stagingName, terminatingSessions: terminatingSessions) }.value
+        let outcome = try await Task {
+            try await performSwap(stagingName, terminatingSessions: terminatingSessions)
+        }.value
+        await claim?.release()
+        return outcome
     }
 
     /// Puts `staging` in this database's place as ``swap(in:terminatingSessions:)`` does, but with `comment` as the
@@ -249,7 +283,8 @@ struct DatabaseSettings {
             let listed = Self.listSettings.contains(key.lowercased())
             statements.append("ALTER \(scope) SET \(SQL.identifier(key)) = \(listed ? value : SQL.literal(value))")
         }
-        if let comment { statements.append("COMMENT ON DATABASE \(database) IS \(SQL.literal(comment))") }
+        // Also without a comment: the staging database's mark must not stay.
+        statements.append("COMMENT ON DATABASE \(database) IS \(comment.map(SQL.literal) ?? "NULL")")
         statements.append("ALTER DATABASE \(database) CONNECTION LIMIT \(connectionLimit)")
         return statements
     }

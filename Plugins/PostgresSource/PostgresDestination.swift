@@ -9,6 +9,8 @@ public struct PostgresDestination: RestoreDestination {
     let connection: ConnectionInfo
     let options: DestinationOptions
     let tools: ClientTools
+    /// A staging database's claim, held until it is swapped in or dropped (see ``makeStaging(logger:)``).
+    var claim: StagingClaim?
 
     /// Creates a destination for `--into URL`.
     public init(url: String, options: DestinationOptions) throws {
@@ -17,10 +19,11 @@ public struct PostgresDestination: RestoreDestination {
         tools = ClientTools(directory: options.toolDirectory)
     }
 
-    init(connection: ConnectionInfo, options: DestinationOptions, tools: ClientTools) {
+    init(connection: ConnectionInfo, options: DestinationOptions, tools: ClientTools, claim: StagingClaim? = nil) {
         self.connection = connection
         self.options = options
         self.tools = tools
+        self.claim = claim
     }
 
     public var location: String { connection.display }

@@ -2,7 +2,7 @@ import Logging
 
 /// A database that can also be replaced whole, or have some tables restored, while it is in use.
 ///
-/// `lifeboat restore --clean` restores into a staging database made by ``makeStaging()`` and swaps it in with
+/// `lifeboat restore --clean` restores into a staging database made by ``makeStaging(logger:)`` and swaps it in with
 /// ``swap(in:terminatingSessions:)`` only once it is complete and its row counts match, so a failure half-way leaves
 /// the old database as it was.
 public protocol ReplaceableDestination: RestoreDestination {
@@ -20,10 +20,12 @@ public protocol ReplaceableDestination: RestoreDestination {
     /// - Returns: How many there were.
     func terminateOtherSessions() async throws -> Int
 
-    /// Creates an empty database beside this one, with the same owner, encoding, locale and tablespace.
-    func makeStaging() async throws -> any ReplaceableDestination
+    /// Creates an empty database beside this one, with the same owner, encoding, locale and tablespace, marked as
+    /// this one's staging database for as long as the run lives. Staging databases of this one that killed runs
+    /// left behind are dropped first, each with a warning to `logger`.
+    func makeStaging(logger: Logger) async throws -> any ReplaceableDestination
 
-    /// Drops this staging database. Best effort, never throws.
+    /// Drops this staging database, and ends the run's mark on it. Best effort, never throws.
     func discard() async
 
     /// Puts `staging` in this database's place in one transaction and drops the old one. Database-level settings

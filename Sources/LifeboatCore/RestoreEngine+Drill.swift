@@ -46,7 +46,7 @@ extension RestoreEngine {
         var clock = Date()
         let (store, fallbacks) = try await verify(backup)
         let verifySeconds = Date().timeIntervalSince(clock)
-        let scratch = try await base.makeStaging()
+        let scratch = try await base.makeStaging(logger: logger)
         logger.notice("drill: restoring backup \(backup.manifest.id) into the throwaway database \(scratch.location)")
         do {
             clock = Date()

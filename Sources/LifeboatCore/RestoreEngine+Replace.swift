@@ -49,7 +49,7 @@ extension RestoreEngine {
         let (store, fallbacks) = try await verify(backup)
         var terminated = try await endSessions(of: destination, force: force)
         let safetyID = try await takeSafetyBackup(safety)
-        let staging = try await destination.makeStaging()
+        let staging = try await destination.makeStaging(logger: logger)
         let report: RestoreReport
         let swap: SwapOutcome
         do {

@@ -2,30 +2,34 @@ import Foundation
 import LifeboatCore
 import Testing
 
-/// A run killed outright (`SIGKILL`, the out-of-memory killer) while loading a `postgresql://` target cannot drop
-/// its staging copy; the next backup into that target does, and leaves alone those whose run still holds them
-/// and those it cannot tell are Lifeboat's.
+/// A run killed outright (`SIGKILL`, the out-of-memory killer) while loading a `postgresql://` target, or while
+/// restoring with `--clean`, cannot drop its staging copy; the next backup into that target (the next restore into
+/// that database) does, and leaves alone those whose run still holds them and those it cannot tell are Lifeboat's.
 @Suite(.enabled(if: TestEnvironment.enabled, "needs LIFEBOAT_TEST_DATABASE_URL (scripts/test sets it)"))
 struct KilledLoadTests {
     let admin = TestDatabase(name: "postgres", url: TestEnvironment.serverURL ?? "")
 
-    /// A source whose load takes a moment, and a runner backing it up to `./backups` and to `target`.
-    func setUp(_ prefix: String, target: (TestDatabase) throws -> String) throws -> (TestDatabase, LifeboatRunner) {
+    /// A source whose load takes a moment, and a runner backing it up to `./backups` and, if given, to `target`.
+    func setUp(_ prefix: String, target: ((TestDatabase) throws -> String)? = nil) throws -> (TestDatabase, LifeboatRunner) {
         let source = try TestDatabase.create(prefix)
         try source.execute("""
             CREATE TABLE big AS SELECT g AS id, md5(g::text) AS a FROM generate_series(1, 300000) g;
             CREATE TABLE small AS SELECT g AS id FROM generate_series(1, 100) g;
             """)
         let lifeboat = try LifeboatRunner(source: source.url)
-        try lifeboat.writeConfig("targets:\n  - url: ./backups\n  - name: copy\n    url: \(try target(source))\n")
+        let copy = try target.map { "  - name: copy\n    url: \(try $0(source))\n" } ?? ""
+        try lifeboat.writeConfig("targets:\n  - url: ./backups\n" + copy)
         return (source, lifeboat)
     }
 
-    /// Starts `lifeboat backup`, its stderr going to `errors`, and returns once `loading` holds.
-    func startBackup(_ lifeboat: LifeboatRunner, errors: URL? = nil, once loading: () throws -> Bool) throws -> Process {
+    /// Starts `lifeboat` with `arguments`, its stderr going to `errors`, and returns once `loading` holds.
+    func start(
+        _ lifeboat: LifeboatRunner, _ arguments: [String] = ["backup"], errors: URL? = nil,
+        once loading: () throws -> Bool
+    ) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestEnvironment.lifeboatBinary())
-        process.arguments = ["backup"]
+        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in lifeboat.environment { environment[key] = value }
         process.environment = environment
@@ -44,15 +48,18 @@ struct KilledLoadTests {
             if !seen { Thread.sleep(forTimeInterval: 0.01) }
         }
         if !seen { process.terminate() }
-        try #require(seen, "the backup ended before its load was seen")
+        try #require(seen, "lifeboat \(arguments[0]) ended before its load was seen")
         return process
     }
 
-    /// Starts `lifeboat backup`, kills it with `SIGKILL` as soon as `loading` holds, then waits until the server
-    /// has ended the sessions of the killed run (and of the `pg_restore` it may have left running) on the databases
-    /// `database` matches.
-    func killBackup(_ lifeboat: LifeboatRunner, on database: String, once loading: () throws -> Bool) throws {
-        let process = try startBackup(lifeboat, once: loading)
+    /// Starts `lifeboat` with `arguments`, kills it with `SIGKILL` as soon as `loading` holds, then waits until the
+    /// server has ended the sessions of the killed run (and of the `pg_restore` it may have left running) on the
+    /// databases `database` matches.
+    func killRun(
+        _ lifeboat: LifeboatRunner, _ arguments: [String] = ["backup"], on database: String,
+        once loading: () throws -> Bool
+    ) throws {
+        let process = try start(lifeboat, arguments, once: loading)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         let sessions = """
@@ -122,7 +129,7 @@ struct KilledLoadTests {
         defer { release() }
 
         // Loading: the run's staging database exists and is marked (CREATE DATABASE cannot share a transaction).
-        try killBackup(lifeboat, on: "'lifeboat\\_new\\_%\\_\(replica)'") {
+        try killRun(lifeboat, on: "'lifeboat\\_new\\_%\\_\(replica)'") {
             try admin.value("""
                 SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat\\_new\\_%\\_\(replica)'
                 AND shobj_description(oid, 'pg_database') IS NOT NULL
@@ -151,7 +158,7 @@ struct KilledLoadTests {
         let old = "lifeboat_new_20200101000000"
         try source.execute("CREATE SCHEMA \(old); COMMENT ON SCHEMA \(old) IS 'Lifeboat staging of backup 20200101000000'")
 
-        try killBackup(lifeboat, on: "'\(source.name)'") { try source.value(schemas).split(separator: "\n").count == 2 }
+        try killRun(lifeboat, on: "'\(source.name)'") { try source.value(schemas).split(separator: "\n").count == 2 }
         let left = try source.value(schemas).split(separator: "\n").map(String.init).filter { $0 != old }
         try #require(left.count == 1 && left[0].hasPrefix("lifeboat_new_2"), "\(left)")
         try waitUntilUnclaimed(left[0], in: source.name)
@@ -162,6 +169,35 @@ struct KilledLoadTests {
         #expect(next.stderr.contains("dropped staging schema \(left[0]), left behind by a killed run (by pid "), "\(next.stderr)")
         #expect(next.stderr.contains("staging schema \(old) was left behind by an older version of Lifeboat; drop it by hand"))
         #expect(try source.value(schemas) == "backup_\(id)\n\(old)")
+    }
+
+    @Test func aStagingDatabaseOfAKilledRestoreIsDroppedByTheNextOne() throws {
+        let (source, lifeboat) = try setUp("kill_restore")
+        defer { lifeboat.cleanUp() }
+        #expect(try lifeboat.run(["backup"]).status == 0)
+        let target = try TestDatabase.create("kill_restore_dst")
+        try target.execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)")
+        let staging = "SELECT datname FROM pg_database WHERE datname LIKE 'lifeboat\\_new\\_%\\_\(target.name)'"
+        let restore = ["restore", "--into", target.url, "--clean"]
+
+        // Restoring: the run's staging database exists and is marked.
+        try killRun(lifeboat, restore, on: "'lifeboat\\_new\\_%\\_\(target.name)'") {
+            try admin.value(staging + " AND shobj_description(oid, 'pg_database') IS NOT NULL") != ""
+        }
+        let left = try admin.value(staging).split(separator: "\n").map(String.init)
+        try #require(left.count == 1, "the killed restore left no staging database: \(left)")
+        #expect(try target.value("SELECT count(*) FROM kept") == "1", "the killed restore touched its target")
+        try waitUntilUnclaimed(left[0], in: "postgres")
+
+        let next = try lifeboat.run(restore)
+        #expect(next.status == 0, "\(next.allOutput)")
+        #expect(next.stderr.contains("dropped staging database \(left[0]), left behind by a killed run (by pid "),
+                "\(next.stderr)")
+        #expect(try admin.value(staging) == "", "a staging database was left behind")
+        #expect(try target.value("SELECT count(*) FROM big") == (try source.value("SELECT count(*) FROM big")))
+        // The staging database's mark went with the swap: the target had no comment, and has none.
+        #expect(try admin.value(
+            "SELECT shobj_description(oid, 'pg_database') IS NULL FROM pg_database WHERE datname = '\(target.name)'") == "t")
     }
 
     @Test func aLoadWhoseClaimWasCutIsNotPutInPlace() throws {
@@ -181,7 +217,7 @@ struct KilledLoadTests {
         // An administrator, or a firewall, ends the session holding the run's claim during the load: another
         // run's sweep could now drop the copy, so it must not be put in place.
         let errors = lifeboat.folder.appendingPathComponent("backup.err")
-        let backup = try startBackup(lifeboat, errors: errors) { try admin.value(staging) != "" }
+        let backup = try start(lifeboat, errors: errors) { try admin.value(staging) != "" }
         let cut = try admin.value("""
             SELECT count(pg_terminate_backend(pid)) FROM pg_locks
             WHERE locktype = 'advisory' AND classid = 1279415124

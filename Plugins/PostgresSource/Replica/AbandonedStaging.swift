@@ -6,15 +6,15 @@ enum AbandonedStaging {
     /// and one blocked writing to a stalled client would hold it up indefinitely.
     private static let timeout = "60s"
 
-    /// Drops the abandoned staging databases of replica `database`, through `session` on another database of its
-    /// server, and says what it dropped or could not drop.
-    static func dropDatabases(of database: String, on session: PGConnection) async -> [String] {
+    /// Drops the abandoned staging databases marked as staging `subject` (`replica app`, `restore app`), through
+    /// `session` on another database of their server, and says what it dropped or could not drop.
+    static func dropDatabases(staging subject: String, on session: PGConnection) async -> [String] {
         await drop(
             "staging database",
             listedBy: """
                 SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database
                 WHERE datname LIKE 'lifeboat\\_new\\_%'
-                  AND \(ReplicaRecord.stagingCondition(on: "shobj_description(oid, 'pg_database')", of: SQL.literal("replica " + database)))
+                  AND \(ReplicaRecord.stagingCondition(on: "shobj_description(oid, 'pg_database')", of: SQL.literal(subject)))
                 """,
             statement: { "DROP DATABASE IF EXISTS \(SQL.identifier($0))" }, on: session)
     }
@@ -63,22 +63,22 @@ enum AbandonedStaging {
 }
 
 extension ReplicaSink {
-    /// Whether runs claim their staging copies, so that a sweep can tell those of killed runs. Not for a replica
-    /// named `postgres`: the claim would hold a session on `template1`, the server's default template, for the
-    /// whole load, and every `CREATE DATABASE` on the server would fail meanwhile.
-    var claimsStaging: Bool { mode == .schema || replica.databaseName != "postgres" }
+    /// Whether runs claim their staging copies, so that a sweep can tell those of killed runs: always for
+    /// schemas, for databases as ``PostgresDestination/claimsStaging`` says.
+    var claimsStaging: Bool { mode == .schema || replica.claimsStaging }
 
     /// Drops the staging copies killed runs left in this target (databases or schemas, as its mode makes them), and
     /// says what it dropped or could not drop.
     func dropAbandonedStaging() async -> [String] {
         guard claimsStaging else { return [] }
-        let database = replica.databaseName
-        let place = mode == .database ? replica.maintenance : connection
-        return (try? await PGConnection.using(place, purpose: "staging") { [mode] session in
-            switch mode {
-            case .database: await AbandonedStaging.dropDatabases(of: database, on: session)
-            case .schema: await AbandonedStaging.dropSchemas(on: session)
+        switch mode {
+        case .database:
+            return await replica.dropAbandonedStaging(of: "replica " + replica.databaseName)
+        case .schema:
+            let dropped = try? await PGConnection.using(connection, purpose: "staging") { session in
+                await AbandonedStaging.dropSchemas(on: session)
             }
-        }) ?? []
+            return dropped ?? []
+        }
     }
 }
