@@ -63,20 +63,34 @@ extension PostgresDestination: ReplaceableDestination {
         """
     }
 
-    /// Whether runs claim their staging databases (``StagingClaim``), so that a sweep can tell those of killed
-    /// runs. Not beside a database named `postgres`: the claim would hold a session on `template1`, the server's
-    /// default template, for the whole load, and every `CREATE DATABASE` on the server would fail meanwhile.
+    /// Whether runs claim the staging databases they swap in for this one (``StagingClaim``), so that a sweep can
+    /// tell those of killed runs. Not for a database named `postgres`: the claim would hold a session on
+    /// `template1`, the server's default template, for the whole load, and every `CREATE DATABASE` on the server
+    /// would fail meanwhile. Such a staging database is not marked either: a marked one is always claimed.
     var claimsStaging: Bool { databaseName != "postgres" }
 
     public func makeStaging(logger: Logger) async throws -> any ReplaceableDestination {
-        let subject = "restore " + databaseName
-        let comment = ReplicaRecord.stagingComment(of: subject)
-        guard claimsStaging else { return try await makeStaging(ifMissing: nil, comment: comment) }
-        for message in await dropAbandonedStaging(of: subject) { logger.warning("\(message)") }
+        guard claimsStaging else { return try await makeStaging(ifMissing: nil) }
+        return try await makeClaimedStaging(of: "restore " + databaseName, claimedOn: maintenance, logger: logger)
+    }
+
+    public func makeScratch(logger: Logger) async throws -> any ReplaceableDestination {
+        // Never swapped in: beside `postgres`, the claim can live on that database itself.
+        let place = databaseName == "postgres" ? connection : maintenance
+        return try await makeClaimedStaging(of: "drill " + databaseName, claimedOn: place, logger: logger)
+    }
+
+    /// Drops the staging databases of `subject` (e.g. `restore app`) that killed runs left behind, then creates a
+    /// new one, marked as staging `subject` and claimed through `place` until it is swapped in or dropped.
+    private func makeClaimedStaging(of subject: String, claimedOn place: ConnectionInfo, logger: Logger)
+        async throws -> PostgresDestination
+    {
+        for message in await dropAbandonedStaging(of: subject, claimedOn: place) { logger.warning("\(message)") }
         let name = newStagingName()
-        let claim = try await StagingClaim.take(name, on: maintenance)
+        let claim = try await StagingClaim.take(name, on: place)
         do {
-            var staging = try await makeStaging(named: name, ifMissing: nil, comment: comment)
+            var staging = try await makeStaging(
+                named: name, ifMissing: nil, comment: ReplicaRecord.stagingComment(of: subject))
             staging.claim = claim
             return staging
         } catch {
@@ -85,10 +99,10 @@ extension PostgresDestination: ReplaceableDestination {
         }
     }
 
-    /// Drops the staging databases beside this one, marked as staging `subject`, that killed runs left behind,
-    /// and says what it dropped or could not drop.
-    func dropAbandonedStaging(of subject: String) async -> [String] {
-        (try? await PGConnection.using(maintenance, purpose: "staging") { session in
+    /// Drops the staging databases beside this one, marked as staging `subject`, whose claim (taken through
+    /// `place`) no run holds, and says what it dropped or could not drop.
+    func dropAbandonedStaging(of subject: String, claimedOn place: ConnectionInfo) async -> [String] {
+        (try? await PGConnection.using(place, purpose: "staging") { session in
             await AbandonedStaging.dropDatabases(staging: subject, on: session)
         }) ?? []
     }
@@ -126,8 +140,15 @@ extension PostgresDestination: ReplaceableDestination {
                         create += " LOCALE_PROVIDER icu ICU_LOCALE \(SQL.literal(icu))"
                     }
                 }
-                try await session.run(
-                    [create] + (comment.map { ["COMMENT ON DATABASE \(SQL.identifier(name)) IS \(SQL.literal($0))"] } ?? []))
+                try await session.run([create])
+                if let comment {
+                    do {
+                        try await session.run(["COMMENT ON DATABASE \(SQL.identifier(name)) IS \(SQL.literal(comment))"])
+                    } catch {  // unmarked, no sweep would ever find it
+                        _ = try? await session.query("DROP DATABASE IF EXISTS \(SQL.identifier(name))")
+                        throw error
+                    }
+                }
             } catch let error as PostgresServerError where !Task.isCancelled {
                 throw LifeboatError(
                     .restoreFailed,

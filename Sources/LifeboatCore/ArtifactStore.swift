@@ -101,6 +101,7 @@ public struct ArtifactStore: Sendable {
         var digest = StreamDigest()
         do {
             while let chunk = try await unreadable(stored, copy, { try await reader.read() }) {
+                try Task.checkCancellation()  // e.g. another artifact checked at the same time was found bad
                 digest.update(chunk)
                 guard digest.byteCount <= stored.storedBytes else { break }
                 try await body(chunk)
@@ -157,7 +158,8 @@ public struct ArtifactStore: Sendable {
     /// before anything commits. Up to `concurrency` artifacts are checked at once, each streamed in bounded chunks.
     /// - Returns: A store that reads each artifact from the copy that passed, and the artifacts that came from
     ///   another copy than the first, in manifest order.
-    /// - Throws: The first copy's error for an artifact that no copy holds intact.
+    /// - Throws: The first copy's error for the first artifact found that no copy holds intact (with several, the
+    ///   one whose check ends first); the other checks then stop.
     /// - Parameter names: Check only these artifacts (e.g. the tables a restore reads); `nil` checks all.
     public func choosingIntactCopies(of names: Set<String>? = nil, concurrency: Int = 4, logger: Logger) async throws
         -> (ArtifactStore, [ArtifactFallback])

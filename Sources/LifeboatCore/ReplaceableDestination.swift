@@ -25,6 +25,11 @@ public protocol ReplaceableDestination: RestoreDestination {
     /// left behind are dropped first, each with a warning to `logger`.
     func makeStaging(logger: Logger) async throws -> any ReplaceableDestination
 
+    /// Creates an empty throwaway database beside this one for a drill, as ``makeStaging(logger:)`` does; it is
+    /// never swapped in, and ``discard()`` drops it. Those of this one that killed drills left behind are dropped
+    /// first, each with a warning to `logger`.
+    func makeScratch(logger: Logger) async throws -> any ReplaceableDestination
+
     /// Drops this staging database, and ends the run's mark on it. Best effort, never throws.
     func discard() async
 

@@ -46,18 +46,23 @@ extension RestoreEngine {
         var clock = Date()
         let (store, fallbacks) = try await verify(backup)
         let verifySeconds = Date().timeIntervalSince(clock)
-        let scratch = try await base.makeStaging(logger: logger)
+        let scratch = try await base.makeScratch(logger: logger)
         logger.notice("drill: restoring backup \(backup.manifest.id) into the throwaway database \(scratch.location)")
         do {
             clock = Date()
             let report = try await load(backup.manifest, from: store, into: scratch, fallbacks: fallbacks)
             let restoreSeconds = Date().timeIntervalSince(clock)
-            await scratch.discard()
+            await Self.drop(scratch)
             return DrillReport(
                 restore: report, verifySeconds: verifySeconds, restoreSeconds: restoreSeconds, scratch: scratch.location)
         } catch {
-            await scratch.discard()
+            await Self.drop(scratch)
             throw error
         }
+    }
+
+    /// Drops the scratch database, also when the drill's task is cancelled (an unstructured task is not).
+    private static func drop(_ scratch: any ReplaceableDestination) async {
+        await Task { await scratch.discard() }.value
     }
 }

@@ -81,6 +81,29 @@ struct InterruptTests {
         #expect(interrupted > 0, "no restore was still running when interrupted")
     }
 
+    @Test func interruptedDrillDropsItsThrowawayDatabase() async throws {
+        let (source, lifeboat, config) = try setUp("int_drill")
+        defer { lifeboat.cleanUp() }
+        _ = try lifeboat.backup()
+        let admin = TestDatabase(name: "postgres", url: try TestEnvironment.requireServer())
+        let scratch = "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat\\_new\\_%\\_\(source.name)'"
+        var interrupted = 0
+        for delay in [0.1, 0.4, 1.0] {
+            // Started: the throwaway database exists.
+            let status = try await interrupt(["drill"], after: delay, config: config, source: source.url) {
+                (try? admin.value(scratch)) == "1"
+            }
+            if status.code == 130 {
+                interrupted += 1
+                #expect(status.errorOutput.contains("interrupted"), "\(status.errorOutput)")
+            } else {
+                #expect(status.code == 0, "finished before the signal, or failed: \(status.errorOutput)")
+            }
+            #expect(try admin.value(scratch) == "0", "the throwaway database was left behind")
+        }
+        #expect(interrupted > 0, "no drill was still running when interrupted")
+    }
+
     @Test func interruptedBackupKeepsNothing() async throws {
         let (source, lifeboat, config) = try setUp("int_backup")
         defer { lifeboat.cleanUp() }

@@ -171,29 +171,46 @@ struct KilledLoadTests {
         #expect(try source.value(schemas) == "backup_\(id)\n\(old)")
     }
 
-    @Test func aStagingDatabaseOfAKilledRestoreIsDroppedByTheNextOne() throws {
-        let (source, lifeboat) = try setUp("kill_restore")
+    /// A `restore --clean` (its staging database) or a `drill` (its throwaway database) killed outright: the next
+    /// run of the same kind for the same database drops what it left, and only that.
+    @Test(arguments: ["restore", "drill"])
+    func aStagingDatabaseOfAKilledRestoreIsDroppedByTheNextOne(command: String) throws {
+        let (source, lifeboat) = try setUp("kill_\(command)")
         defer { lifeboat.cleanUp() }
         #expect(try lifeboat.run(["backup"]).status == 0)
-        let target = try TestDatabase.create("kill_restore_dst")
+        let target = try TestDatabase.create("kill_\(command)_dst")
         try target.execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)")
-        let staging = "SELECT datname FROM pg_database WHERE datname LIKE 'lifeboat\\_new\\_%\\_\(target.name)'"
-        let restore = ["restore", "--into", target.url, "--clean"]
+        let (arguments, base) = command == "drill"
+            ? (["drill"], source.name) : (["restore", "--into", target.url, "--clean"], target.name)
+        let staging = "SELECT datname FROM pg_database WHERE datname LIKE 'lifeboat\\_new\\_%\\_\(base)'"
+        // Not this kind of run's to drop: one whose run holds its claim, and a replica's staging database of the
+        // same name (its own sweep's to drop).
+        let live = "lifeboat_new_20200101000000_0001_\(base)", replicas = "lifeboat_new_20200101000000_0002_\(base)"
+        try admin.execute("CREATE DATABASE \(live); CREATE DATABASE \(replicas)")
+        defer { for name in [live, replicas] { _ = try? admin.execute("DROP DATABASE IF EXISTS \(name)") } }
+        try admin.execute("""
+            COMMENT ON DATABASE \(live) IS E'Lifeboat staging of \(command) \(base)\\nby pid 1 on elsewhere';
+            COMMENT ON DATABASE \(replicas) IS E'Lifeboat staging of replica \(base)\\nby pid 1 on elsewhere'
+            """)
+        let release = try claim(live)
+        defer { release() }
 
-        // Restoring: the run's staging database exists and is marked.
-        try killRun(lifeboat, restore, on: "'lifeboat\\_new\\_%\\_\(target.name)'") {
-            try admin.value(staging + " AND shobj_description(oid, 'pg_database') IS NOT NULL") != ""
+        // Loading: the run's staging database exists and is marked.
+        try killRun(lifeboat, arguments, on: "'lifeboat\\_new\\_%\\_\(base)'") {
+            try admin.value(staging + " AND shobj_description(oid, 'pg_database') IS NOT NULL").split(separator: "\n")
+                .count == 3
         }
-        let left = try admin.value(staging).split(separator: "\n").map(String.init)
-        try #require(left.count == 1, "the killed restore left no staging database: \(left)")
+        let left = try admin.value(staging).split(separator: "\n").map(String.init).filter { ![live, replicas].contains($0) }
+        try #require(left.count == 1, "the killed \(command) left no staging database: \(left)")
         #expect(try target.value("SELECT count(*) FROM kept") == "1", "the killed restore touched its target")
         try waitUntilUnclaimed(left[0], in: "postgres")
 
-        let next = try lifeboat.run(restore)
+        let next = try lifeboat.run(arguments)
         #expect(next.status == 0, "\(next.allOutput)")
         #expect(next.stderr.contains("dropped staging database \(left[0]), left behind by a killed run (by pid "),
                 "\(next.stderr)")
-        #expect(try admin.value(staging) == "", "a staging database was left behind")
+        #expect(try admin.value(staging + " ORDER BY 1").split(separator: "\n").map(String.init) == [live, replicas])
+        guard command == "restore" else { return }
         #expect(try target.value("SELECT count(*) FROM big") == (try source.value("SELECT count(*) FROM big")))
         // The staging database's mark went with the swap: the target had no comment, and has none.
         #expect(try admin.value(

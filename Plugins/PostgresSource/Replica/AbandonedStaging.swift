@@ -73,7 +73,7 @@ extension ReplicaSink {
         guard claimsStaging else { return [] }
         switch mode {
         case .database:
-            return await replica.dropAbandonedStaging(of: "replica " + replica.databaseName)
+            return await replica.dropAbandonedStaging(of: "replica " + replica.databaseName, claimedOn: replica.maintenance)
         case .schema:
             let dropped = try? await PGConnection.using(connection, purpose: "staging") { session in
                 await AbandonedStaging.dropSchemas(on: session)
