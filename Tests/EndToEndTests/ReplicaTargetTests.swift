@@ -61,6 +61,7 @@ struct ReplicaTargetTests {
         let secondID = second.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try replica.dump() == reference(of: source), "the replica database did not follow the second backup")
         #expect(try scratchDatabases(of: replica) == "")
+        #expect(try replica.unfrozenTables() == "", "loaded unfrozen: a vacuum would have to visit every page")
 
         let list = try lifeboat.run(["list"])
         #expect(list.status == 0, "\(list.allOutput)")
@@ -272,6 +273,7 @@ struct ReplicaTargetTests {
         #expect(try source.value("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '\(newest).accounts'::regclass AND attname = 'balance'")
             == "numeric(12,2)")
         #expect(try source.value("SELECT sum(balance) FROM \(newest).accounts") == (try source.value("SELECT sum(balance) FROM accounts")))
+        #expect(try source.unfrozenTables(in: newest) == "", "copied unfrozen: a vacuum would have to visit every page")
 
         // Backup schemas are not part of the database's own backups.
         let list = try lifeboat.run(["list", "--json"])

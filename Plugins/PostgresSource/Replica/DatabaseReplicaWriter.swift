@@ -47,7 +47,7 @@ actor DatabaseReplicaWriter: BackupWriter {
                 guard let table = artifact.table else { throw sink.unknownArtifact(name) }
                 return TableCopyWriter(table: table, into: SQL.table(table), columns: artifact.columns) {
                     try await gate.wait()
-                    return try await self.session(encoding: source.encoding)
+                    return try await self.session(encoding: source.encoding, truncating: table)
                 }
             default:
                 throw sink.unknownArtifact(name)
@@ -111,12 +111,14 @@ actor DatabaseReplicaWriter: BackupWriter {
         }
     }
 
-    /// A session on the staging database, set up for loading table data.
-    private func session(encoding: String) async throws -> PGConnection {
+    /// A session on the staging database, set up for loading table data, in a transaction that has truncated
+    /// `table` (see ``TableCopyWriter``).
+    private func session(encoding: String, truncating table: TableName) async throws -> PGConnection {
         guard let staging else { throw LifeboatError(.interrupted, "the backup was aborted") }
         let session = try await PGConnection.connect(staging.connection, purpose: "replica load")
         do {
-            try await session.run(SessionSettings.data(encoding: encoding))
+            try await session.run(
+                SessionSettings.data(encoding: encoding) + ["BEGIN", "TRUNCATE ONLY \(SQL.table(table))"])
         } catch {
             await session.close()
             throw error

@@ -42,7 +42,8 @@ actor SchemaCopyWriter: BackupWriter {
                 let session = try await PGConnection.connect(self.sink.connection, purpose: "schema copy")
                 do {
                     try await session.run(SessionSettings.data(encoding: source.encoding))
-                    try await session.run([try await Self.createTable(destination, artifact, on: session)])
+                    let create = try await Self.createTable(destination, artifact, on: session)
+                    try await session.run(["BEGIN", create])  // committed with the load (see TableCopyWriter)
                 } catch {
                     await session.close()
                     throw error

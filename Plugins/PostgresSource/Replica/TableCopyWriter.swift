@@ -2,8 +2,13 @@ import LifeboatCore
 
 /// Loads one table data artifact into a database with `COPY ... FROM STDIN` as its bytes arrive. The load starts at
 /// the first chunk (or at the commit of an empty artifact), once `connect` has a session ready for it.
+///
+/// The rows are written frozen (`COPY FREEZE`) into a table created or truncated in the load's own transaction, so
+/// that no vacuum of the copy has to visit them later. The copy is not in use until it is complete, so frozen rows
+/// hide nothing from anyone.
 actor TableCopyWriter: ArtifactWriter {
-    /// Opens a session on the database, waiting until the table exists and creating it if need be.
+    /// Opens a session on the database in a transaction that has created or truncated the table, waiting until
+    /// the table exists and creating it if need be.
     typealias Connect = @Sendable () async throws -> PGConnection
 
     private let table: TableName
@@ -15,7 +20,7 @@ actor TableCopyWriter: ArtifactWriter {
     /// source's `table` in messages.
     init(table: TableName, into destination: String, columns: [String]?, connect: @escaping Connect) {
         self.table = table
-        self.copy = "COPY \(destination)\(SQL.columnList(columns)) FROM STDIN"
+        self.copy = "COPY \(destination)\(SQL.columnList(columns)) FROM STDIN WITH (FREEZE)"
         self.connect = connect
     }
 
@@ -27,6 +32,7 @@ actor TableCopyWriter: ArtifactWriter {
     func commit() async throws {
         let session = try await started()
         _ = try await reporting { try await session.endCopyIn() }
+        try await reporting { try await session.run(["COMMIT"]) }
         self.session = nil
         await session.close()
     }

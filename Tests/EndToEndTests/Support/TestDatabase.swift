@@ -59,6 +59,20 @@ struct TestDatabase {
     }
 
     /// Whether the database holds no user tables.
+    /// The tables (of `schema`, or of every schema but the system's) with a page not marked all-frozen, e.g.
+    /// `app.dogs, public.notes`; creates the `pg_visibility` extension first.
+    func unfrozenTables(in schema: String? = nil) throws -> String {
+        try execute("CREATE EXTENSION IF NOT EXISTS pg_visibility")
+        let schemas = schema.map { "n.nspname = '\($0)'" }
+            ?? "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'"
+        return try value("""
+            SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY 1) FROM pg_class c
+              JOIN pg_namespace n ON n.oid = c.relnamespace, LATERAL pg_visibility_map_summary(c.oid) v
+            WHERE c.relkind = 'r' AND \(schemas)
+              AND v.all_frozen < pg_relation_size(c.oid) / current_setting('block_size')::int
+            """)
+    }
+
     func isEmpty() throws -> Bool {
         try value("""
             SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
