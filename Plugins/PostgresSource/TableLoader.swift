@@ -9,8 +9,8 @@ struct TableLoader: Sendable {
     /// Loads every artifact into its empty table, each in one `COPY` that is rolled back if its checksum fails.
     ///
     /// Each table is truncated in its load's transaction, so that its rows are written frozen (`COPY FREEZE`): no
-    /// later pass has to set their hint bits, and the restored database does not face an anti-wraparound vacuum
-    /// of every table some time later. The database is not in use yet, so frozen rows hide nothing from anyone.
+    /// vacuum of the restored database has to visit them. The tables are new, so frozen rows hide nothing from
+    /// anyone.
     func load(_ artifacts: [Artifact], encoding: String) async throws {
         let queue = WorkQueue(artifacts)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -20,10 +20,7 @@ struct TableLoader: Sendable {
                     do {
                         try await session.run(SessionSettings.data(encoding: encoding))
                         while let artifact = await queue.next() {
-                            guard let table = artifact.table else { continue }
-                            try await session.run(["BEGIN", "TRUNCATE ONLY \(SQL.table(table))"])
                             _ = try await Self.copy(artifact, from: store, on: session, freezing: true)
-                            try await session.run(["COMMIT"])
                         }
                     } catch {
                         await session.close()
@@ -37,8 +34,8 @@ struct TableLoader: Sendable {
     }
 
     /// Loads one artifact with one `COPY`, rolled back if its checksum fails.
-    /// - Parameter freezing: Write the rows frozen; the table must have been created or truncated in the session's
-    ///   open transaction.
+    /// - Parameter freezing: Truncate the table and write the rows frozen, in a transaction of their own; for a
+    ///   new table only (otherwise the caller's transaction holds the `COPY`).
     /// - Returns: The number of rows loaded.
     static func copy(_ artifact: Artifact, from store: ArtifactStore, on session: PGConnection, freezing: Bool = false)
         async throws -> Int
@@ -46,15 +43,19 @@ struct TableLoader: Sendable {
         guard let table = artifact.table else { return 0 }
         let options = freezing ? " WITH (FREEZE)" : ""
         do {
+            if freezing { try await session.run(["BEGIN", "TRUNCATE ONLY \(SQL.table(table))"]) }
             try await session.beginCopyIn(
                 "COPY \(SQL.table(table))\(SQL.columnList(artifact.columns)) FROM STDIN\(options)")
+            let rows: Int
             do {
                 try await store.read(artifact) { chunk in try await session.putCopyData(chunk) }
-                return try await session.endCopyIn()
+                rows = try await session.endCopyIn()
             } catch {
                 await session.failCopyIn(reason: "lifeboat aborted the load of \(table)")
                 throw error
             }
+            if freezing { try await session.run(["COMMIT"]) }
+            return rows
         } catch let error as PostgresServerError {
             throw LifeboatError(.restoreFailed, "loading table \(table) failed: \(error)", cause: error)
         }

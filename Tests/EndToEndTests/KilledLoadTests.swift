@@ -171,17 +171,23 @@ struct KilledLoadTests {
         #expect(try source.value(schemas) == "backup_\(id)\n\(old)")
     }
 
-    /// A `restore --clean` (its staging database) or a `drill` (its throwaway database) killed outright: the next
-    /// run of the same kind for the same database drops what it left, and only that.
-    @Test(arguments: ["restore", "drill"])
-    func aStagingDatabaseOfAKilledRestoreIsDroppedByTheNextOne(command: String) throws {
+    /// A `restore --clean` (its staging database) or a `drill` (its throwaway database, beside the source or on a
+    /// server's `postgres` database) killed outright: the next run of the same kind for the same database drops
+    /// what it left, and only that.
+    @Test(arguments: ["restore", "drill", "drill --server"])
+    func aStagingDatabaseOfAKilledRestoreIsDroppedByTheNextOne(run: String) throws {
+        let command = String(run.prefix { $0 != " " })
         let (source, lifeboat) = try setUp("kill_\(command)")
         defer { lifeboat.cleanUp() }
         #expect(try lifeboat.run(["backup"]).status == 0)
         let target = try TestDatabase.create("kill_\(command)_dst")
         try target.execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)")
-        let (arguments, base) = command == "drill"
-            ? (["drill"], source.name) : (["restore", "--into", target.url, "--clean"], target.name)
+        let (arguments, base) =
+            switch run {
+            case "drill": (["drill"], source.name)
+            case "drill --server": (["drill", "--server", admin.url], "postgres")  // the claim lives on `postgres`
+            default: (["restore", "--into", target.url, "--clean"], target.name)
+            }
         let staging = "SELECT datname FROM pg_database WHERE datname LIKE 'lifeboat\\_new\\_%\\_\(base)'"
         // Not this kind of run's to drop: one whose run holds its claim, and a replica's staging database of the
         // same name (its own sweep's to drop).

@@ -36,14 +36,18 @@ actor SchemaCopyWriter: BackupWriter {
             return DiscardingWriter()
         case .tableData:
             guard let table = artifact.table, let columns = artifact.columns else { throw sink.unknownArtifact(name) }
-            let destination = Self.copyName(of: table, in: staging)
+            let (schema, destination) = (staging, Self.copyName(of: table, in: staging))
             return TableCopyWriter(table: table, into: destination, columns: columns) {
                 try await self.createSchema()
                 let session = try await PGConnection.connect(self.sink.connection, purpose: "schema copy")
                 do {
                     try await session.run(SessionSettings.data(encoding: source.encoding))
                     let create = try await Self.createTable(destination, artifact, on: session)
-                    try await session.run(["BEGIN", create])  // committed with the load (see TableCopyWriter)
+                    // One at a time, each committed at once: a new table's array type takes the name `_<table>`,
+                    // and PostgreSQL moves it out of the way of a table of that name only once it is committed.
+                    try await session.run(["BEGIN", Self.creatingTables(in: schema), create, "COMMIT"])
+                    // The load truncates it, so that it can write the rows frozen (see TableCopyWriter).
+                    try await session.run(["BEGIN", "TRUNCATE ONLY \(destination)"])
                 } catch {
                     await session.close()
                     throw error
@@ -53,6 +57,12 @@ actor SchemaCopyWriter: BackupWriter {
         default:
             throw sink.unknownArtifact(name)
         }
+    }
+
+    /// Takes the lock that lets one run create one table at a time in staging schema `schema`, until the
+    /// transaction ends ("LBCT", a class of its own: the staging claim holds another lock on the schema's name).
+    static func creatingTables(in schema: String) -> String {
+        "SELECT pg_advisory_xact_lock(\(0x4C42_4354), hashtext(\(SQL.literal(schema))))"
     }
 
     /// Where a backup schema keeps a table: its name for a table in `public`, `schema.table` for others.

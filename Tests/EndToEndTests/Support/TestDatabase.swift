@@ -58,7 +58,6 @@ struct TestDatabase {
         return self
     }
 
-    /// Whether the database holds no user tables.
     /// The tables (of `schema`, or of every schema but the system's) with a page not marked all-frozen, e.g.
     /// `app.dogs, public.notes`; creates the `pg_visibility` extension first.
     func unfrozenTables(in schema: String? = nil) throws -> String {
@@ -73,6 +72,7 @@ struct TestDatabase {
             """)
     }
 
+    /// Whether the database holds no user tables.
     func isEmpty() throws -> Bool {
         try value("""
             SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
