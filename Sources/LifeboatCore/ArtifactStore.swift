@@ -197,7 +197,7 @@ public struct ArtifactStore: Sendable {
             do {
                 try await readStored(index, from: copy)
                 return (index, position, firstError)
-            } catch let error as LifeboatError where error.code != .interrupted {
+            } catch let error as LifeboatError where error.code != .interrupted && !Task.isCancelled {
                 firstError = firstError ?? error
                 guard position + 1 < copies.count else {
                     throw copies.count == 1 ? error : LifeboatError(
