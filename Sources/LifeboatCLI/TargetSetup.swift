@@ -23,9 +23,9 @@ extension LifeboatConfig {
     }
 
     /// A safety backup of the database at `url` to the first configured target that can be read and is not in
-    /// use (and stores artifacts: a database target would replace its copy), with that target's write lock, which
-    /// the caller releases when done.
-    func safetyBackup(of url: String, global: GlobalOptions) async throws -> (plan: SafetyBackup, lock: TargetLocks) {
+    /// use (and stores artifacts: a database target would replace its copy), holding that target's write lock,
+    /// which the engine releases once the safety backup has ended (the caller, if it never starts).
+    func safetyBackup(of url: String, global: GlobalOptions) async throws -> SafetyBackup {
         let logger = global.logger
         var firstError: (any Error)?
         for target in targets {
@@ -36,7 +36,7 @@ extension LifeboatConfig {
                 let source = try Lifeboat.registry.makeSource(
                     SourceConfig(url: url, jobs: source.jobs, pgBinDir: source.pgBinDir))
                 let lock = try global.lock([planned.sink], .write, for: "safety backup")
-                return (SafetyBackup(source: source, target: planned, environment: environment), lock)
+                return SafetyBackup(source: source, target: planned, environment: environment, lock: lock)
             } catch {
                 firstError = firstError ?? error
                 logger.warning("target '\(target.name)' cannot take the safety backup: \(error)")

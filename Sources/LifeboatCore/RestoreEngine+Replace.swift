@@ -12,12 +12,16 @@ public struct SafetyBackup: Sendable {
     public var target: BackupTarget
     /// The environment its manifest records.
     public var environment: String?
+    /// The lock that keeps other runs from writing to the target meanwhile, released as soon as the safety backup
+    /// has ended: the restore that follows only reads, beside any backup.
+    public var lock: TargetLocks?
 
     /// Creates a safety backup plan.
-    public init(source: any Source, target: BackupTarget, environment: String? = nil) {
+    public init(source: any Source, target: BackupTarget, environment: String? = nil, lock: TargetLocks? = nil) {
         self.source = source
         self.target = target
         self.environment = environment
+        self.lock = lock
     }
 
     /// The label of the safety backup with id `id`: `restore_safety_<id>`, the id being its UTC start time.
@@ -135,6 +139,7 @@ extension RestoreEngine {
 
     private func takeSafetyBackup(_ safety: SafetyBackup?) async throws -> String? {
         guard let safety else { return nil }
+        defer { safety.lock?.release() }
         logger.notice("taking a safety backup to target '\(safety.target.sink.name)'")
         do {
             let outcome = try await BackupEngine(

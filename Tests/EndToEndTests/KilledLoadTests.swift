@@ -223,6 +223,27 @@ struct KilledLoadTests {
             "SELECT shobj_description(oid, 'pg_database') IS NULL FROM pg_database WHERE datname = '\(target.name)'") == "t")
     }
 
+    /// The safety backup's target is written to only while the safety backup runs: a restore that is still loading
+    /// (here held with `SIGSTOP`) keeps no backup of that target waiting.
+    @Test func backupsRunBesideARestoreOnceItsSafetyBackupIsTaken() throws {
+        let (_, lifeboat) = try setUp("pause_restore")
+        defer { lifeboat.cleanUp() }
+        #expect(try lifeboat.run(["backup"]).status == 0)
+        let target = try TestDatabase.create("pause_restore_dst")
+        try target.execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)")
+        let staging = "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat\\_new\\_%\\_\(target.name)'"
+        let restore = try start(lifeboat, ["restore", "--into", target.url, "--clean"]) {
+            try admin.value(staging) == "1"
+        }
+        kill(restore.processIdentifier, SIGSTOP)
+        let backup = try lifeboat.run(["backup"])
+        kill(restore.processIdentifier, SIGCONT)
+        restore.waitUntilExit()
+        #expect(backup.status == 0, "\(backup.allOutput)")
+        #expect(restore.terminationStatus == 0)
+        #expect(try target.value("SELECT count(*) FROM big") == "300000")
+    }
+
     @Test func aLoadWhoseClaimWasCutIsNotPutInPlace() throws {
         var replica: TestDatabase?
         let (source, lifeboat) = try setUp("cut_claim") { source in

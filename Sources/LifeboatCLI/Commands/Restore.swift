@@ -76,11 +76,11 @@ extension Lifeboat {
                     return
                 }
                 let safety = target.noSafetyBackup ? nil : try await config.safetyBackup(of: target.into, global: global)
-                defer { safety?.lock.release() }
+                defer { safety?.lock?.release() }
                 let report = clean
-                    ? try await engine.replace(selector, safety: safety?.plan, force: target.force)
+                    ? try await engine.replace(selector, safety: safety, force: target.force)
                     : try await engine.restoreTables(
-                        selector, tables: try tableNames(), schemas: Set(schemas), safety: safety?.plan)
+                        selector, tables: try tableNames(), schemas: Set(schemas), safety: safety)
                 trail.record(report.restore.manifest)
                 RestoreOutput.print(report, into: engine.destination.location, started: started)
             }
@@ -123,8 +123,8 @@ extension Lifeboat {
                 }
                 let started = Date()
                 let safety = target.noSafetyBackup ? nil : try await config.safetyBackup(of: target.into, global: global)
-                defer { safety?.lock.release() }
-                let report = try await engine.replace(.id(latest.manifest.id), safety: safety?.plan, force: target.force)
+                defer { safety?.lock?.release() }
+                let report = try await engine.replace(.id(latest.manifest.id), safety: safety, force: target.force)
                 trail.record(report.restore.manifest)
                 RestoreOutput.print(report, into: destination.location, started: started)
             }
