@@ -40,18 +40,24 @@ public struct PostgresDestination: RestoreDestination {
         }
     }
 
-    public func restore(_ manifest: Manifest, from artifacts: ArtifactStore, logger: Logger) async throws {
+    public func restore(_ manifest: Manifest, from artifacts: ArtifactStore, logger: Logger) async throws
+        -> [TableName: Int]
+    {
         let restorer = try await step("reading the schema", logger) { try await schemaRestorer(manifest, artifacts) }
         defer { restorer.remove() }
         try await step("creating the schema", logger) { try await restorer.run(section: "pre-data") }
+        let tables = manifest.artifacts.filter { $0.kind == .tableData }
         try await step("loading table data", logger) {
             try await TableLoader(connection: connection, jobs: options.jobs, store: artifacts)
-                .load(manifest.artifacts.filter { $0.kind == .tableData }, encoding: manifest.source.encoding)
+                .load(tables, encoding: manifest.source.encoding)
         }
+        // Before post-data, which enables row security: its policies could hide rows from the restoring role.
+        let counts = try await step("counting rows", logger) { try await countRows(tables.compactMap(\.table)) }
         try await step("restoring sequences and large objects", logger) { try await restorer.run(section: "data") }
         try await step("creating indexes, constraints and triggers", logger) {
             try await restorer.run(section: "post-data", jobs: options.jobs)
         }
+        return counts
     }
 
     /// The backup's schema archive, decoded for a `pg_restore` as new as the backup's server and `pg_dump`. The
@@ -80,13 +86,16 @@ public struct PostgresDestination: RestoreDestination {
         }
     }
 
-    /// Counts each table's rows, `options.jobs` tables at once, in the order given (largest first counts fastest).
-    public func countRows(_ tables: [TableName]) async throws -> [TableName: Int] {
+    /// Counts each table's rows (without rows of child tables), `options.jobs` tables at once, in the order given
+    /// (largest first counts fastest). With `row_security` off: a table whose row security policies would hide
+    /// rows from this role fails the count instead of showing fewer rows.
+    func countRows(_ tables: [TableName]) async throws -> [TableName: Int] {
         let queue = WorkQueue(tables)
         return try await withThrowingTaskGroup(of: [TableName: Int].self) { group in
             for index in 0..<min(max(1, options.jobs), tables.count) {
                 group.addTask {
                     try await PGConnection.using(connection, purpose: "count\(index)") { session in
+                        try await session.run(["SET row_security = off"])
                         var counts: [TableName: Int] = [:]
                         while let table = await queue.next() {
                             let row = try await session.query("SELECT count(*) FROM ONLY \(SQL.table(table))")

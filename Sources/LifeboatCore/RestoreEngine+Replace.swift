@@ -58,8 +58,8 @@ extension RestoreEngine {
         let swap: SwapOutcome
         do {
             logger.info("restoring backup \(backup.manifest.id) into staging database \(staging.location)")
-            try await staging.restore(backup.manifest, from: store, logger: logger)
-            report = try await validate(backup.manifest, tables: nil, in: staging, fallbacks: fallbacks)
+            let counts = try await staging.restore(backup.manifest, from: store, logger: logger)
+            report = try validate(backup.manifest, counts: counts, fallbacks: fallbacks)
             logger.info("swapping the restored database in for \(destination.location)")
             swap = try await destination.swap(in: staging, terminatingSessions: force)
         } catch {

@@ -77,23 +77,19 @@ public struct RestoreEngine: Sendable {
         store.progress = progress
         progress?.start("restore", artifacts: manifest.artifacts.count, expectedBytes: manifest.rawBytes)
         do {
-            try await destination.restore(manifest, from: store, logger: logger)
-            return try await validate(manifest, tables: nil, in: destination, fallbacks: fallbacks)
+            let counts = try await destination.restore(manifest, from: store, logger: logger)
+            return try validate(manifest, counts: counts, fallbacks: fallbacks)
         } catch {
             throw await resetAfterFailure(error, destination)
         }
     }
 
-    /// Compares the row counts of the backup's tables (or only `tables`) in `destination` with the manifest.
+    /// Compares the row counts a restore reported for the backup's tables with the manifest.
     /// - Throws: ``LifeboatError`` with code `restoreFailed` naming the tables that differ.
-    func validate(
-        _ manifest: Manifest, tables: Set<TableName>?, in destination: any RestoreDestination,
-        fallbacks: [ArtifactFallback]
-    ) async throws -> RestoreReport {
-        let expected = manifest.artifacts.compactMap { artifact in
-            artifact.table.flatMap { tables == nil || tables!.contains($0) ? ($0, artifact.rows ?? 0) : nil }
-        }
-        let counts = try await destination.countRows(expected.map(\.0))
+    func validate(_ manifest: Manifest, counts: [TableName: Int], fallbacks: [ArtifactFallback]) throws
+        -> RestoreReport
+    {
+        let expected = manifest.artifacts.compactMap { artifact in artifact.table.map { ($0, artifact.rows ?? 0) } }
         let report = RestoreReport(
             manifest: manifest,
             tables: expected.map { table, rows in

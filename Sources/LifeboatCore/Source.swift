@@ -45,10 +45,10 @@ public protocol RestoreDestination: Sendable {
     ///   - manifest: The backup to restore.
     ///   - artifacts: Opens the backup's artifacts, verifying each checksum as it streams.
     ///   - logger: Progress goes here.
-    func restore(_ manifest: Manifest, from artifacts: ArtifactStore, logger: Logger) async throws
-
-    /// The number of rows now in each table (without rows of child tables).
-    func countRows(_ tables: [TableName]) async throws -> [TableName: Int]
+    /// - Returns: The rows each of the backup's tables holds (without rows of child tables), counted in the
+    ///   database once the rows are in, and before anything that could hide rows from the restoring role (row
+    ///   security policies) exists.
+    func restore(_ manifest: Manifest, from artifacts: ArtifactStore, logger: Logger) async throws -> [TableName: Int]
 
     /// Returns the database to empty after a failed restore.
     func reset() async throws

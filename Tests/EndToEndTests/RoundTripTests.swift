@@ -34,6 +34,52 @@ struct RoundTripTests {
         #expect(try target.unfrozenTables() == "")
     }
 
+    /// A table whose row security policies hide rows from its owner (`FORCE ROW LEVEL SECURITY`) restores whole
+    /// when that owner restores it, into a database or a replica: its rows are counted before the policies exist.
+    @Test func rowSecurityHidesNoRowsFromTheOwnerRestoringIt() throws {
+        let server = try TestEnvironment.requireServer()
+        let role = "rls_\(UUID().uuidString.prefix(8).lowercased())", password = UUID().uuidString
+        let admin = TestDatabase(name: "postgres", url: server)
+        try admin.execute("CREATE ROLE \(role) LOGIN CREATEDB PASSWORD '\(password)'")
+        var components = try #require(URLComponents(string: server))
+        (components.user, components.password) = (role, password)
+        func asOwner(_ database: String) -> String {
+            components.path = "/" + database
+            return components.string!
+        }
+        let source = try TestDatabase.create("rls_src")
+        let (target, replica) = try (
+            TestDatabase(name: source.name + "_dst", url: TestDatabase.url(server, database: source.name + "_dst")),
+            TestDatabase(name: source.name + "_rep", url: TestDatabase.url(server, database: source.name + "_rep")))
+        try admin.execute("CREATE DATABASE \(target.name) OWNER \(role)")
+        defer {
+            for database in [target.name, replica.name] {
+                _ = try? admin.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+            }
+            _ = try? source.execute("DROP OWNED BY \(role)")
+            _ = try? admin.execute("DROP ROLE IF EXISTS \(role)")
+        }
+        try source.execute("""
+            CREATE TABLE hidden AS SELECT g FROM generate_series(1, 10) g;
+            ALTER TABLE hidden OWNER TO \(role);
+            ALTER TABLE hidden ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE hidden FORCE ROW LEVEL SECURITY;
+            CREATE POLICY upper_half ON hidden USING (g > 5);
+            """)
+        let lifeboat = try LifeboatRunner(source: source.url)
+        defer { lifeboat.cleanUp() }
+        try lifeboat.writeConfig("targets:\n  - url: ./backups\n  - name: replica\n    url: \(asOwner(replica.name))\n")
+
+        let backup = try lifeboat.run(["backup"])
+        #expect(backup.status == 0, "\(backup.allOutput)")
+        #expect(try replica.value("SELECT count(*) FROM hidden") == "10")
+        let restore = try lifeboat.run(["restore", "--from", "primary", "--into", asOwner(target.name)])
+        #expect(restore.status == 0, "\(restore.allOutput)")
+        #expect(try target.value("SELECT count(*) FROM hidden") == "10")
+        let secured = "SELECT relforcerowsecurity AND relrowsecurity FROM pg_class WHERE relname = 'hidden'"
+        #expect(try target.value(secured) == "t")
+    }
+
     @Test func backupFolderHoldsPrivateFilesAndAManifestWrittenLast() throws {
         let source = try TestDatabase.create("layout_src")
         try source.execute(Fixtures.small)

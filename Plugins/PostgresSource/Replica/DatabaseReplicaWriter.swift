@@ -5,8 +5,8 @@ import LifeboatCore
 /// once its row counts match the manifest. Until then the previous copy stays in place, untouched.
 ///
 /// The schema archive's pre-data (tables, types, functions) is restored first; table loads wait for it, then
-/// stream with `COPY`. The commit restores the rest of the archive (sequences, large objects, then indexes,
-/// constraints and triggers), counts rows, and swaps the staging database in with the backup's record as comment.
+/// stream with `COPY`. The commit counts rows, restores the rest of the archive (sequences, large objects, then
+/// indexes, constraints and triggers), and swaps the staging database in with the backup's record as comment.
 actor DatabaseReplicaWriter: BackupWriter {
     private let sink: ReplicaSink
     private let replica: PostgresDestination
@@ -131,11 +131,12 @@ actor DatabaseReplicaWriter: BackupWriter {
         guard let staging, let restorer else {
             throw LifeboatError(.targetUnwritable, "target '\(sink.name)' received no schema for backup \(manifest.id)")
         }
+        // Before post-data, which enables row security: its policies could hide rows from the loading role.
+        try await described("counting rows") { try await sink.checkRowCounts(of: manifest, in: staging) }
         try await described("restoring sequences and large objects") { try await restorer.run(section: "data") }
         try await described("creating indexes, constraints and triggers") {
             try await restorer.run(section: "post-data", jobs: sink.jobs)
         }
-        try await described("counting rows") { try await sink.checkRowCounts(of: manifest, in: staging) }
         restorer.remove()
         self.restorer = nil
         try await described("checking the claim on the staging database") { try await claim?.confirm() }
