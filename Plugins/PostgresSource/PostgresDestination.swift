@@ -87,15 +87,13 @@ public struct PostgresDestination: RestoreDestination {
     }
 
     /// Counts each table's rows (without rows of child tables), `options.jobs` tables at once, in the order given
-    /// (largest first counts fastest). With `row_security` off: a table whose row security policies would hide
-    /// rows from this role fails the count instead of showing fewer rows.
+    /// (largest first counts fastest). Row security policies apply: count before they are created.
     func countRows(_ tables: [TableName]) async throws -> [TableName: Int] {
         let queue = WorkQueue(tables)
         return try await withThrowingTaskGroup(of: [TableName: Int].self) { group in
             for index in 0..<min(max(1, options.jobs), tables.count) {
                 group.addTask {
                     try await PGConnection.using(connection, purpose: "count\(index)") { session in
-                        try await session.run(["SET row_security = off"])
                         var counts: [TableName: Int] = [:]
                         while let table = await queue.next() {
                             let row = try await session.query("SELECT count(*) FROM ONLY \(SQL.table(table))")

@@ -62,9 +62,13 @@ public struct RestoreEngine: Sendable {
             "verifying backup \(backup.manifest.id) before restoring",
             metadata: ["artifacts": "\(names?.count ?? backup.manifest.artifacts.count)",
                        "targets": "\(backup.copies.map(\.sink.name).joined(separator: ","))"])
-        return try await ArtifactStore(
-            manifest: backup.manifest, copies: backup.copies, registry: registry
-        ).choosingIntactCopies(of: names, logger: logger)
+        do {
+            return try await ArtifactStore(
+                manifest: backup.manifest, copies: backup.copies, registry: registry
+            ).choosingIntactCopies(of: names, logger: logger)
+        } catch where Task.isCancelled {  // whatever a cut-off read reported
+            throw LifeboatError(.interrupted, "restore interrupted while verifying; nothing was touched")
+        }
     }
 
     /// Loads a verified backup into an empty database and checks its row counts; on failure, empties it again.

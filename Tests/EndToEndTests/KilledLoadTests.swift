@@ -232,15 +232,20 @@ struct KilledLoadTests {
         let target = try TestDatabase.create("pause_restore_dst")
         try target.execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)")
         let staging = "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat\\_new\\_%\\_\(target.name)'"
-        let restore = try start(lifeboat, ["restore", "--into", target.url, "--clean"]) {
+        let errors = lifeboat.folder.appendingPathComponent("restore.err")
+        let restore = try start(lifeboat, ["restore", "--into", target.url, "--clean"], errors: errors) {
             try admin.value(staging) == "1"
         }
         kill(restore.processIdentifier, SIGSTOP)
+        var resumed = false
+        defer { if !resumed { kill(restore.processIdentifier, SIGCONT) } }
         let backup = try lifeboat.run(["backup"])
+        #expect(restore.isRunning, "the restore ended before the backup ran")
         kill(restore.processIdentifier, SIGCONT)
+        resumed = true
         restore.waitUntilExit()
         #expect(backup.status == 0, "\(backup.allOutput)")
-        #expect(restore.terminationStatus == 0)
+        #expect(restore.terminationStatus == 0, "\((try? String(contentsOf: errors, encoding: .utf8)) ?? "")")
         #expect(try target.value("SELECT count(*) FROM big") == "300000")
     }
 
