@@ -156,7 +156,9 @@ extension PostgresDestination: ReplaceableDestination {
                         + (error.sqlState == "42501" ? "; the role needs CREATEDB and to own the database" : ""),
                     cause: error)
             } catch where Task.isCancelled {
-                await Task { await PostgresDestination(connection: connection.with(database: name), options: options, tools: tools).discard() }.value
+                let staging = PostgresDestination(
+                    connection: connection.with(database: name), options: options, tools: tools)
+                await staging.discard()
                 throw LifeboatError(.interrupted, "restore interrupted")
             }
             return PostgresDestination(connection: connection.with(database: name), options: options, tools: tools)
@@ -164,11 +166,15 @@ extension PostgresDestination: ReplaceableDestination {
     }
 
     public func discard() async {
-        if let session = try? await PGConnection.connect(maintenance, purpose: "discard") {
-            _ = try? await session.query("DROP DATABASE IF EXISTS \(SQL.identifier(databaseName)) WITH (FORCE)")
-            await session.close()
-        }
-        await claim?.release()
+        // A task of its own: not cancelled with its caller.
+        let (maintenance, name, claim) = (maintenance, databaseName, claim)
+        await Task {
+            if let session = try? await PGConnection.connect(maintenance, purpose: "discard") {
+                _ = try? await session.query("DROP DATABASE IF EXISTS \(SQL.identifier(name)) WITH (FORCE)")
+                await session.close()
+            }
+            await claim?.release()
+        }.value
     }
 
     public func swap(in staging: any ReplaceableDestination, terminatingSessions: Bool) async throws -> SwapOutcome {

@@ -30,7 +30,8 @@ public protocol ReplaceableDestination: RestoreDestination {
     /// first, each with a warning to `logger`.
     func makeScratch(logger: Logger) async throws -> any ReplaceableDestination
 
-    /// Drops this staging database, and ends the run's mark on it. Best effort, never throws.
+    /// Drops this staging database, and ends the run's mark on it. Best effort, never throws; runs to its end even
+    /// when the task is cancelled (a cancelled restore must still drop what it made).
     func discard() async
 
     /// Puts `staging` in this database's place in one transaction and drops the old one. Database-level settings

@@ -52,17 +52,12 @@ extension RestoreEngine {
             clock = Date()
             let report = try await load(backup.manifest, from: store, into: scratch, fallbacks: fallbacks)
             let restoreSeconds = Date().timeIntervalSince(clock)
-            await Self.drop(scratch)
+            await scratch.discard()
             return DrillReport(
                 restore: report, verifySeconds: verifySeconds, restoreSeconds: restoreSeconds, scratch: scratch.location)
         } catch {
-            await Self.drop(scratch)
+            await scratch.discard()
             throw error
         }
-    }
-
-    /// Drops the scratch database, also when the drill's task is cancelled (an unstructured task is not).
-    private static func drop(_ scratch: any ReplaceableDestination) async {
-        await Task { await scratch.discard() }.value
     }
 }

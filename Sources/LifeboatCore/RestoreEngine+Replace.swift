@@ -63,8 +63,7 @@ extension RestoreEngine {
             logger.info("swapping the restored database in for \(destination.location)")
             swap = try await destination.swap(in: staging, terminatingSessions: force)
         } catch {
-            // Dropping the staging database must happen even when the restore was cancelled.
-            await Task { await staging.discard() }.value
+            await staging.discard()
             throw untouched(error, destination)
         }
         terminated += swap.terminatedSessions

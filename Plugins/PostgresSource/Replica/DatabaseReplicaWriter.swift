@@ -92,7 +92,7 @@ actor DatabaseReplicaWriter: BackupWriter {
                 named: name, ifMissing: source.encoding,
                 comment: ReplicaRecord.stagingComment(of: "replica " + replica.databaseName))
             guard !aborted else {  // abort() ran while the database was being created
-                await Self.drop(staging)
+                await staging.discard()
                 throw LifeboatError(.interrupted, "the backup was aborted")
             }
             self.staging = staging
@@ -167,7 +167,7 @@ actor DatabaseReplicaWriter: BackupWriter {
         restorer = nil
         if let staging {
             self.staging = nil
-            await Self.drop(staging)
+            await staging.discard()
         }
         await claim?.release()
         claim = nil
@@ -178,11 +178,6 @@ actor DatabaseReplicaWriter: BackupWriter {
                 _ = try? await PGConnection.using(maintenance, purpose: "abort") { try await $0.run([forget]) }
             }.value
         }
-    }
-
-    /// Drops a staging database, also when the backup's task is cancelled (an unstructured task is not).
-    private static func drop(_ staging: PostgresDestination) async {
-        await Task { await staging.discard() }.value
     }
 
     /// Runs one step of the load, naming it and the target in any error.
